@@ -1,0 +1,72 @@
+/** @module Prometheus metrics for /metrics/prometheus (admin only): requests, in-flight, pool, process. */
+
+const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+interface Series {
+  count: number;
+  sum: number;
+  buckets: number[];
+}
+
+export interface Metrics {
+  requestStarted(): void;
+  requestFinished(listener: string, method: string, route: string, status: number, seconds: number): void;
+  render(extra: { poolMax: number; dbKind: string }): string;
+}
+
+const escape = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+
+export function createMetrics(): Metrics {
+  const series = new Map<string, Series & { labels: string }>();
+  let inFlight = 0;
+  const startedAt = Date.now() / 1000;
+  return {
+    requestStarted() {
+      inFlight++;
+    },
+    requestFinished(listener, method, route, status, seconds) {
+      inFlight--;
+      const labels = `listener="${escape(listener)}",method="${escape(method)}",route="${escape(route)}",status="${status}"`;
+      let s = series.get(labels);
+      if (!s) series.set(labels, (s = { labels, count: 0, sum: 0, buckets: buckets.map(() => 0) }));
+      s.count++;
+      s.sum += seconds;
+      for (let i = 0; i < buckets.length; i++) if (seconds <= buckets[i]!) s.buckets[i]!++;
+    },
+    render({ poolMax, dbKind }) {
+      const out: string[] = [];
+      out.push("# HELP gatehouse_http_requests_total HTTP requests answered, by listener, method, route template and status.");
+      out.push("# TYPE gatehouse_http_requests_total counter");
+      for (const s of series.values()) out.push(`gatehouse_http_requests_total{${s.labels}} ${s.count}`);
+      out.push("# HELP gatehouse_http_request_duration_seconds Time to answer an HTTP request.");
+      out.push("# TYPE gatehouse_http_request_duration_seconds histogram");
+      for (const s of series.values()) {
+        buckets.forEach((le, i) => out.push(`gatehouse_http_request_duration_seconds_bucket{${s.labels},le="${le}"} ${s.buckets[i]}`));
+        out.push(`gatehouse_http_request_duration_seconds_bucket{${s.labels},le="+Inf"} ${s.count}`);
+        out.push(`gatehouse_http_request_duration_seconds_sum{${s.labels}} ${s.sum}`);
+        out.push(`gatehouse_http_request_duration_seconds_count{${s.labels}} ${s.count}`);
+      }
+      out.push("# HELP gatehouse_http_requests_in_flight HTTP requests being answered now.");
+      out.push("# TYPE gatehouse_http_requests_in_flight gauge");
+      out.push(`gatehouse_http_requests_in_flight ${inFlight}`);
+      out.push("# HELP gatehouse_db_pool_max_connections Most database connections the pool opens.");
+      out.push("# TYPE gatehouse_db_pool_max_connections gauge");
+      out.push(`gatehouse_db_pool_max_connections{kind="${dbKind}"} ${poolMax}`);
+      const mem = process.memoryUsage();
+      const cpu = process.cpuUsage();
+      out.push("# HELP process_resident_memory_bytes Resident memory size in bytes.");
+      out.push("# TYPE process_resident_memory_bytes gauge");
+      out.push(`process_resident_memory_bytes ${mem.rss}`);
+      out.push("# HELP process_heap_bytes JavaScript heap in use, in bytes.");
+      out.push("# TYPE process_heap_bytes gauge");
+      out.push(`process_heap_bytes ${mem.heapUsed}`);
+      out.push("# HELP process_cpu_seconds_total User and system CPU time spent, in seconds.");
+      out.push("# TYPE process_cpu_seconds_total counter");
+      out.push(`process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}`);
+      out.push("# HELP process_start_time_seconds Start time of the process since the Unix epoch, in seconds.");
+      out.push("# TYPE process_start_time_seconds gauge");
+      out.push(`process_start_time_seconds ${startedAt}`);
+      return `${out.join("\n")}\n`;
+    },
+  };
+}

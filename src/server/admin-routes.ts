@@ -1,0 +1,12 @@
+/** @module Every path of the admin listener (Hydra v1). The only module that imports admin handlers. */
+import type { Deps } from "../deps.ts";
+import { getPrometheusMetrics, getVersion, healthRoutes } from "../health/routes.ts";
+import type { RouteTable } from "./http.ts";
+
+export function adminRoutes(deps: Deps): RouteTable {
+  return {
+    ...healthRoutes(deps),
+    "/version": { GET: getVersion() },
+    "/metrics/prometheus": { GET: getPrometheusMetrics(deps) },
+  };
+}

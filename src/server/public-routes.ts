@@ -1,0 +1,19 @@
+/** @module Every path of the public listener (Hydra v1). Admin handlers are never imported here. */
+import type { Deps } from "../deps.ts";
+import { healthRoutes } from "../health/routes.ts";
+import type { RouteTable } from "./http.ts";
+
+/** Paths that get CORS on the public listener, as Hydra's OAuth2AwareMiddleware. */
+export const publicCorsPaths: ReadonlySet<string> = new Set([
+  "/oauth2/token",
+  "/oauth2/revoke",
+  "/.well-known/openid-configuration",
+  "/.well-known/jwks.json",
+  "/userinfo",
+]);
+
+export function publicRoutes(deps: Deps): RouteTable {
+  return {
+    ...healthRoutes(deps),
+  };
+}

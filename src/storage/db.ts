@@ -1,0 +1,206 @@
+/**
+ * @module Opens the database: PostgreSQL through postgres.js when `dsn` is a
+ * postgres URL, else embedded PGlite (a data directory, or `memory`). Both give
+ * one drizzle `Db` type, so stores never know which one they talk to.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { sql } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import postgres from "postgres";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../lib/log.ts";
+import * as schema from "./schema/index.ts";
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export type DatabaseKind = "postgres" | "embedded" | "memory";
+
+export interface Database {
+  db: Db;
+  kind: DatabaseKind;
+  /** Where it lives, safe to log (no password). */
+  describe: string;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  pool(): { max: number };
+}
+
+export class DatabaseError extends Error {
+  override name = "DatabaseError";
+}
+
+export function databaseKind(dsn: string): DatabaseKind {
+  if (dsn === "" ) return "embedded";
+  if (dsn === "memory") return "memory";
+  if (/^postgres(ql)?:\/\//.test(dsn)) return "postgres";
+  throw new DatabaseError(
+    `dsn: unsupported "${redactDsn(dsn)}": expected postgres://… or postgresql://…, "memory", or nothing for the embedded database`,
+  );
+}
+
+/** A DSN without its password, for logs and errors. */
+export function redactDsn(dsn: string): string {
+  try {
+    const u = new URL(dsn);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return dsn.replace(/:[^:@/]*@/, ":***@");
+  }
+}
+
+/** Hydra's sqlcon DSN parameters; postgres.js would send unknown ones to the server. */
+const hydraDsnParams = ["max_conns", "max_idle_conns", "max_conn_lifetime", "max_conn_idle_time"];
+
+export function parsePostgresDsn(dsn: string): { url: string; max: number; maxLifetimeSeconds?: number; idleTimeoutSeconds?: number } {
+  const u = new URL(dsn);
+  const get = (k: string) => u.searchParams.get(k) ?? undefined;
+  const seconds = (v: string | undefined) => {
+    if (!v) return undefined;
+    const m = /^(\d+)(s|m|h)?$/.exec(v);
+    if (!m) throw new DatabaseError(`dsn: cannot read duration "${v}" (expected e.g. 30s, 5m)`);
+    return Number(m[1]) * (m[2] === "h" ? 3600 : m[2] === "m" ? 60 : 1);
+  };
+  const maxText = get("max_conns");
+  if (maxText !== undefined && !/^\d+$/.test(maxText)) throw new DatabaseError(`dsn: max_conns must be a positive integer, got "${maxText}"`);
+  const out = {
+    max: maxText ? Math.max(1, Number(maxText)) : 10,
+    maxLifetimeSeconds: seconds(get("max_conn_lifetime")),
+    idleTimeoutSeconds: seconds(get("max_conn_idle_time")),
+  };
+  for (const k of hydraDsnParams) u.searchParams.delete(k);
+  return { url: u.toString(), ...out };
+}
+
+export interface OpenOptions {
+  log: Logger;
+  /** Total time to keep retrying an unreachable PostgreSQL at start. */
+  connectTimeoutMs?: number;
+}
+
+export async function openDatabase(config: Pick<Config, "dsn" | "database">, options: OpenOptions): Promise<Database> {
+  const kind = databaseKind(config.dsn);
+  if (kind === "postgres") return openPostgres(config.dsn, options);
+  return openPglite(kind === "memory" ? undefined : resolve(config.database.embedded.data_dir), options.log);
+}
+
+async function openPostgres(dsn: string, { log, connectTimeoutMs = 30_000 }: OpenOptions): Promise<Database> {
+  const parsed = parsePostgresDsn(dsn);
+  const client = postgres(parsed.url, {
+    max: parsed.max,
+    max_lifetime: parsed.maxLifetimeSeconds ?? null,
+    idle_timeout: parsed.idleTimeoutSeconds ?? 0,
+    connect_timeout: 5,
+    onnotice: () => {},
+  });
+  const db = drizzlePostgres(client, { schema }) as unknown as Db;
+  const describe = redactDsn(dsn);
+  const ping = async () => {
+    await client`select 1`;
+  };
+  const started = Date.now();
+  for (let attempt = 1, delay = 250; ; attempt++, delay = Math.min(delay * 2, 4000)) {
+    try {
+      await ping();
+      break;
+    } catch (err) {
+      const elapsed = Date.now() - started;
+      if (elapsed + delay > connectTimeoutMs) {
+        await client.end({ timeout: 1 }).catch(() => {});
+        throw new DatabaseError(
+          `cannot reach PostgreSQL at ${describe} after ${attempt} attempts in ${Math.round(elapsed / 1000)}s: ${(err as Error).message}`,
+        );
+      }
+      log.warn(`database not reachable (attempt ${attempt}): ${(err as Error).message}; retrying in ${delay} ms`);
+      await Bun.sleep(delay);
+    }
+  }
+  return {
+    db,
+    kind: "postgres",
+    describe,
+    ping,
+    close: () => client.end({ timeout: 5 }),
+    pool: () => ({ max: parsed.max }),
+  };
+}
+
+async function openPglite(dataDir: string | undefined, log: Logger): Promise<Database> {
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { pgliteAssets } = await import("./pglite-assets.ts");
+  let release = () => {};
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    release = lockDataDir(dataDir);
+  }
+  try {
+    // PGlite takes its options in ONE object; new PGlite(dir, opts) would drop the assets.
+    const client = new PGlite({ dataDir, ...(await pgliteAssets()) });
+    await client.waitReady;
+    const db = drizzlePglite(client, { schema }) as unknown as Db;
+    log.debug(dataDir ? `embedded database at ${dataDir}` : "in-memory embedded database");
+    return {
+      db,
+      kind: dataDir ? "embedded" : "memory",
+      describe: dataDir ? `embedded:${dataDir}` : "memory",
+      ping: async () => {
+        await db.execute(sql`select 1`);
+      },
+      close: async () => {
+        try {
+          await client.close();
+        } finally {
+          release();
+        }
+      },
+      pool: () => ({ max: 1 }),
+    };
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+/**
+ * PGlite is one process's database: two processes on one directory would corrupt it.
+ * A pid file inside the directory says who owns it; a dead owner's file is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const lockFile = join(dataDir, "gatehouse.pid");
+  for (let tries = 0; tries < 3; tries++) {
+    try {
+      const fd = openSync(lockFile, "wx", 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => {
+        try {
+          if (readFileSync(lockFile, "utf8").trim() === String(process.pid)) rmSync(lockFile);
+        } catch {
+          // already gone
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const owner = Number(readFileSync(lockFile, "utf8").trim());
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new DatabaseError(
+          `the embedded database at ${dataDir} is in use by process ${owner}; only one Gatehouse process can open it (use PostgreSQL via DSN to run several)`,
+        );
+      }
+      rmSync(lockFile, { force: true });
+    }
+  }
+  throw new DatabaseError(`cannot lock the embedded database at ${dataDir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,2 @@
+/** @module Every table, for drizzle-kit and for the typed Db. */
+export * from "./keys.ts";
