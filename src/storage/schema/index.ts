@@ -1,2 +1,3 @@
 /** @module Every table, for drizzle-kit and for the typed Db. */
+export * from "./clients.ts";
 export * from "./keys.ts";

@@ -8,10 +8,10 @@ export const jsonWebKeys = pgTable(
     kid: text("kid").notNull(),
     alg: text("alg").notNull(),
     use: text("use").notNull(),
-    /** Public JWK as published (null for symmetric keys, which are never published). */
+    /** The public part, readable without the secret (null for symmetric keys, never published). */
     publicJwk: jsonb("public_jwk"),
-    /** Private or symmetric JWK, AES-256-GCM sealed under secrets.system (null for public-only imports). */
-    sealedPrivateJwk: text("sealed_private_jwk"),
+    /** The whole JWK as stored (private, symmetric or public), AES-256-GCM sealed under secrets.system[0]. */
+    sealedJwk: text("sealed_jwk").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.setId, t.kid] }), index("json_web_keys_set_id_created_at_idx").on(t.setId, t.createdAt)],
