@@ -40,7 +40,8 @@ export async function startServer(loaded: LoadedConfig, which: ServeWhich, log: 
     for (const name of which === "all" ? (["public", "admin"] as const) : [which]) {
       const listener = await listen({
         name,
-        listener: config.serve[name],
+        // --dev never exposes an unprotected admin API to the network: loopback unless a host is set.
+        listener: { ...config.serve[name], host: config.serve[name].host || (mode.dev ? "127.0.0.1" : "") },
         routes: name === "public" ? publicRoutes(deps) : adminRoutes(deps),
         deps,
         tls: config.serve[name].host.startsWith("unix:") ? undefined : tls[name],

@@ -108,14 +108,15 @@ async function openPostgres(dsn: string, { log, connectTimeoutMs = 30_000 }: Ope
       break;
     } catch (err) {
       const elapsed = Date.now() - started;
-      if (elapsed + delay > connectTimeoutMs) {
+      if (elapsed >= connectTimeoutMs) {
         await client.end({ timeout: 1 }).catch(() => {});
         throw new DatabaseError(
           `cannot reach PostgreSQL at ${describe} after ${attempt} attempts in ${Math.round(elapsed / 1000)}s: ${(err as Error).message}`,
         );
       }
-      log.warn(`database not reachable (attempt ${attempt}): ${(err as Error).message}; retrying in ${delay} ms`);
-      await Bun.sleep(delay);
+      const wait = Math.min(delay, connectTimeoutMs - elapsed);
+      log.warn(`database not reachable (attempt ${attempt}): ${(err as Error).message}; retrying in ${wait} ms`);
+      await Bun.sleep(wait);
     }
   }
   return {
