@@ -76,6 +76,8 @@ const durationUnitsMs: Record<string, number> = {
   h: 3_600_000,
 };
 
+const maxDurationMs = Number(2n ** 63n - 1n) / 1e6;
+
 /** Go duration syntax (`1h`, `30m`, `1h30m`, `500ms`) as Hydra takes it; result in milliseconds. */
 export function parseDuration(input: unknown): number | undefined {
   if (typeof input === "number") return Number.isFinite(input) ? input : undefined;
@@ -87,7 +89,8 @@ export function parseDuration(input: unknown): number | undefined {
   for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) {
     total += Number(m[1]) * (durationUnitsMs[m[2]!] ?? 0);
   }
-  return Math.round(total);
+  // Go refuses durations over int64 nanoseconds (about 292 years); so do we.
+  return total <= maxDurationMs ? Math.round(total) : undefined;
 }
 
 /**

@@ -2,9 +2,10 @@
  * @module Builds the configuration: defaults ← YAML/JSON files ← environment ← flags,
  * parsed once by the schema and frozen. The only module that reads process.env.
  */
+import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
-import YAML from "yaml";
+import YAML, { isScalar, visit } from "yaml";
 import { ConfigSchema, ignoredKeys, type Config } from "./schema.ts";
 import { show } from "./coerce.ts";
 import { parseCidr } from "../lib/cidr.ts";
@@ -33,6 +34,7 @@ export interface LoadInput {
   mode?: Partial<Mode>;
 }
 
+/** Frozen throughout: config, mode and warnings cannot be changed after loading. */
 export interface LoadedConfig {
   config: Config;
   mode: Mode;
@@ -42,18 +44,33 @@ export interface LoadedConfig {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  /**
+   * `warnings` are those gathered before the failure: an unknown key such as
+   * `secrets.sytem` is often what explains a "secrets.system: required".
+   */
+  constructor(
+    readonly problems: string[],
+    readonly warnings: readonly string[] = [],
+  ) {
+    super(
+      [
+        "invalid configuration:",
+        ...problems.map((p) => `  - ${p}`),
+        ...warnings.map((w) => `  warning: ${w}`),
+      ].join("\n"),
+    );
     this.name = "ConfigError";
   }
 }
 
-/** Hydra's pre-1.9 short names, which our operators' seed configs still use. */
+/**
+ * Hydra's pre-1.9 short names, which our operators' seed configs still use.
+ * Only the hosts: PUBLIC_PORT/ADMIN_PORT are what Kubernetes injects for a
+ * Service named "public"/"admin" (`tcp://10.0.0.7:4445`), which would break start-up.
+ */
 const envAliases: Record<string, string> = {
   PUBLIC_HOST: "serve.public.host",
-  PUBLIC_PORT: "serve.public.port",
   ADMIN_HOST: "serve.admin.host",
-  ADMIN_PORT: "serve.admin.port",
 };
 
 type AnySchema = v.GenericSchema & { type: string; wrapped?: AnySchema; entries?: Record<string, AnySchema> };
@@ -74,6 +91,13 @@ function leafPaths(schema: AnySchema = ConfigSchema as unknown as AnySchema, pre
 const leaves = leafPaths();
 const leafSet = new Set(leaves);
 const ignoredSet = new Set<string>(ignoredKeys);
+/** Paths that hold sections (objects) of the schema, e.g. "serve" and "serve.public". */
+const sectionSet = new Set(leaves.flatMap((l) => l.split(".").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("."))));
+
+/** Keys whose values are secrets: an error about them says what was expected, never what was given. */
+function isSecretPath(path: string): boolean {
+  return /^(secrets(\.|$)|dsn$|oidc\.subject_identifiers\.pairwise\.salt$)|\.key\.base64$/.test(path);
+}
 
 export function envNameOf(path: string): string {
   return path.replace(/\./g, "_").toUpperCase();
@@ -107,12 +131,13 @@ function collectFileLeaves(
     return;
   }
   if (!isPlainObject(node)) {
-    if (prefix) unknown.push(prefix);
+    // A known section given a scalar or a list: the schema reports it, from this file.
+    if (prefix) sources.set(prefix, { kind: "file", file });
     return;
   }
   for (const [key, child] of Object.entries(node)) {
     const path = prefix ? `${prefix}.${key}` : key;
-    if (leafSet.has(path) || leaves.some((l) => l.startsWith(`${path}.`))) {
+    if (leafSet.has(path) || sectionSet.has(path)) {
       collectFileLeaves(child, path, file, sources, unknown);
     } else if (ignoredSet.has(path)) {
       sources.set(path, { kind: "file", file });
@@ -122,12 +147,30 @@ function collectFileLeaves(
   }
 }
 
+/**
+ * Copies as it merges: a YAML alias (`cors: *shared`) yields one object in two
+ * places, and an env override of one of them must not change the other.
+ */
 function deepMerge(into: Record<string, unknown>, from: Record<string, unknown>) {
   for (const [key, value] of Object.entries(from)) {
     const existing = into[key];
-    if (isPlainObject(existing) && isPlainObject(value)) deepMerge(existing, value);
-    else into[key] = value;
+    if (isPlainObject(value)) {
+      into[key] = deepMerge(isPlainObject(existing) ? existing : {}, value);
+    } else {
+      into[key] = Array.isArray(value) ? [...value] : value;
+    }
   }
+  return into;
+}
+
+function deletePath(tree: Record<string, unknown>, path: string) {
+  const parts = path.split(".");
+  let node: unknown = tree;
+  for (const part of parts.slice(0, -1)) {
+    if (!isPlainObject(node)) return;
+    node = node[part];
+  }
+  if (isPlainObject(node)) delete node[parts.at(-1)!];
 }
 
 export function describeSource(source: Source | undefined): string {
@@ -152,25 +195,52 @@ function sourceOf(sources: ReadonlyMap<string, Source>, path: string): Source | 
   return undefined;
 }
 
-function readConfigFile(file: string): Record<string, unknown> {
+/** YAML's null spellings; under the failsafe schema they arrive as these strings. */
+const yamlNull = /^(|~|null|Null|NULL)$/;
+
+/** The file as a tree of strings, or the one problem that stops it being read. */
+function readConfigFile(file: string): Record<string, unknown> | string {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new ConfigError([`config file ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`]);
+    return `config file ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`;
   }
   // The failsafe schema keeps every scalar as the text the operator wrote, so
   // `mode: 0770` stays "0770" (YAML 1.2 would make it 770, `0o770` 504) and the
   // schema's readers convert once, exactly as they convert environment strings.
-  let doc: unknown;
-  try {
-    doc = YAML.parse(text, { schema: "failsafe" });
-  } catch (err) {
-    throw new ConfigError([`config file ${file}: not valid YAML or JSON: ${(err as Error).message.split("\n")[0]}`]);
+  // Merge keys (`<<: *defaults`) are on, as in Hydra's YAML reader.
+  const doc = YAML.parseDocument(text, { schema: "failsafe", merge: true });
+  if (doc.errors.length > 0) {
+    return `config file ${file}: not valid YAML or JSON: ${doc.errors[0]!.message.split("\n")[0]}`;
   }
-  if (doc === null || doc === undefined || doc === "") return {};
-  if (!isPlainObject(doc)) throw new ConfigError([`config file ${file}: expected a mapping of keys at the top level`]);
-  return doc;
+  // A plain (unquoted) null or an empty value means "not set", so a section whose
+  // keys are all commented out keeps its defaults; a quoted "null" stays a string.
+  visit(doc, {
+    Pair(_, pair) {
+      const value = pair.value;
+      if (value === null || (isScalar(value) && value.type === "PLAIN" && yamlNull.test(String(value.value)))) {
+        return visit.REMOVE;
+      }
+      return undefined;
+    },
+  });
+  const tree: unknown = doc.toJS();
+  if (tree === null || tree === undefined || (typeof tree === "string" && yamlNull.test(tree))) return {};
+  if (!isPlainObject(tree)) return `config file ${file}: expected a mapping of keys at the top level`;
+  return tree;
+}
+
+/** One line for a schema issue: key, what was expected, what was given (unless secret), source. */
+function describeIssue(issue: v.BaseIssue<unknown>, sources: ReadonlyMap<string, Source>): string {
+  const path = v.getDotPath(issue) ?? "(top level)";
+  let message = issue.message.startsWith("expected")
+    ? issue.message
+    : issue.type === "object"
+      ? `expected a mapping of keys, got ${show(issue.input)}`
+      : `expected ${issue.expected ?? "a valid value"}, got ${show(issue.input)}`;
+  if (isSecretPath(path)) message = message.split(show(issue.input)).join("(a secret, not shown)");
+  return `${path}: ${message} (${describeSource(sourceOf(sources, path))})`;
 }
 
 export function loadConfig(input: LoadInput = {}): LoadedConfig {
@@ -178,9 +248,14 @@ export function loadConfig(input: LoadInput = {}): LoadedConfig {
   const sources = new Map<string, Source>();
   const warnings: string[] = [];
   const raw: Record<string, unknown> = {};
+  const problems: string[] = [];
 
   for (const file of input.files ?? []) {
     const doc = readConfigFile(file);
+    if (typeof doc === "string") {
+      problems.push(doc);
+      continue;
+    }
     const unknown: string[] = [];
     collectFileLeaves(doc, "", file, sources, unknown);
     for (const key of unknown) warnings.push(`config file ${file}: unknown key "${key}" is ignored`);
@@ -189,6 +264,8 @@ export function loadConfig(input: LoadInput = {}): LoadedConfig {
   for (const key of ignoredKeys) {
     if (raw[key] !== undefined) warnings.push(`config key "${key}" is not supported by Gatehouse and is ignored`);
   }
+  // What an unreadable file would have set is unknown: checking the rest would only add noise.
+  if (problems.length > 0) throw new ConfigError(problems, warnings);
 
   for (const [alias, path] of Object.entries(envAliases)) {
     const value = env[alias];
@@ -209,33 +286,40 @@ export function loadConfig(input: LoadInput = {}): LoadedConfig {
 
   for (const [path, value] of Object.entries(input.flags ?? {})) {
     if (value === undefined) continue;
-    if (!leafSet.has(path)) throw new ConfigError([`flag sets unknown config key "${path}"`]);
+    if (!leafSet.has(path)) {
+      problems.push(`flag sets unknown config key "${path}"`);
+      continue;
+    }
     setPath(raw, path, value);
     sources.set(path, { kind: "flag", name: path });
-  }
-
-  const parsed = v.safeParse(ConfigSchema, raw);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.issues.map((issue) => {
-        const path = v.getDotPath(issue) ?? "(top level)";
-        const message = issue.message.startsWith("expected")
-          ? issue.message
-          : `expected ${issue.expected ?? "a valid value"}, got ${show(issue.input)}`;
-        return `${path}: ${message} (${describeSource(sourceOf(sources, path))})`;
-      }),
-    );
   }
 
   const mode: Mode = {
     dev: input.mode?.dev ?? false,
     forceHttp: input.mode?.forceHttp ?? false,
-    insecureRedirectUrls: input.mode?.insecureRedirectUrls ?? [],
+    insecureRedirectUrls: [...(input.mode?.insecureRedirectUrls ?? [])],
   };
+
+  const parsed = v.safeParse(ConfigSchema, raw);
+  if (!parsed.success) {
+    // Report every problem in one go: drop the bad values, then run the
+    // cross-key rules on what is left, skipping lines about the dropped keys.
+    const failed = parsed.issues.map((issue) => v.getDotPath(issue) ?? "");
+    problems.push(...parsed.issues.map((issue) => describeIssue(issue, sources)));
+    for (const path of failed) if (path) deletePath(raw, path);
+    const repaired = v.safeParse(ConfigSchema, raw);
+    if (repaired.success) {
+      const about = (line: string, path: string) => line.startsWith(`${path}:`) || line.startsWith(`${path}[`);
+      const rest = checkConfig(repaired.output, mode, sources, []);
+      problems.push(...rest.filter((line) => !failed.some((path) => path && about(line, path))));
+    }
+    throw new ConfigError(problems, warnings);
+  }
+
   const config = parsed.output;
-  const problems = checkConfig(config, mode, sources, warnings);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { config: deepFreeze(config), mode, sources, warnings };
+  problems.push(...checkConfig(config, mode, sources, warnings));
+  if (problems.length > 0) throw new ConfigError(problems, warnings);
+  return deepFreeze({ config, mode, sources, warnings });
 }
 
 /** Rules that span keys or depend on the mode; every problem is reported, not just the first. */
@@ -299,11 +383,16 @@ function checkConfig(config: Config, mode: Mode, sources: ReadonlyMap<string, So
       problems.push(`serve.${iface}.host: a Unix socket needs an absolute path (unix:/abs/path), got "${host}" (${where(`serve.${iface}.host`)})`);
     }
   }
-  if (config.oidc.subject_identifiers.supported_types.some((t) => t !== "public" && t !== "pairwise")) {
-    problems.push(`oidc.subject_identifiers.supported_types: expected "public" and/or "pairwise", got ${JSON.stringify(config.oidc.subject_identifiers.supported_types)}`);
+  const subjectTypes = config.oidc.subject_identifiers.supported_types;
+  if (subjectTypes.some((t) => t !== "public" && t !== "pairwise")) {
+    problems.push(
+      `oidc.subject_identifiers.supported_types: expected "public" and/or "pairwise", got ${JSON.stringify(subjectTypes)} (${where("oidc.subject_identifiers.supported_types")})`,
+    );
   }
-  if (config.oidc.subject_identifiers.supported_types.includes("pairwise") && !config.oidc.subject_identifiers.pairwise.salt) {
-    problems.push("oidc.subject_identifiers.pairwise.salt: required when pairwise subject identifiers are supported");
+  if (subjectTypes.includes("pairwise") && !config.oidc.subject_identifiers.pairwise.salt) {
+    problems.push(
+      `oidc.subject_identifiers.pairwise.salt: required when pairwise subject identifiers are supported (supported_types ${where("oidc.subject_identifiers.supported_types")})`,
+    );
   }
   return problems;
 }
@@ -312,8 +401,9 @@ function randomSecret(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 }
 
+/** Freezes plain objects and arrays; the sources Map is typed ReadonlyMap instead. */
 function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+  if (typeof value === "object" && value !== null && !(value instanceof Map) && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const child of Object.values(value)) deepFreeze(child);
   }
@@ -330,30 +420,42 @@ export type ServeWhich = "all" | "public" | "admin";
 /**
  * Checks that only matter to `serve`: TLS for each TCP listener it opens, and
  * `memory` only where one process holds both listeners (Hydra's isDSNAllowed).
+ * Certificates are read and checked here too, so a bad one stops start-up
+ * before any listener opens.
  */
 export function checkServe(loaded: LoadedConfig, which: ServeWhich): string[] {
-  const { config, mode } = loaded;
-  const problems: string[] = [];
+  const { config, mode, sources } = loaded;
+  const problems = new Set<string>();
   if (which !== "all" && config.dsn === "memory") {
-    problems.push(
+    problems.add(
       `dsn: "memory" cannot be used with "gatehouse serve ${which}": an in-memory database cannot be shared between processes; use "serve all" or a PostgreSQL DSN`,
     );
   }
-  if (mode.dev || mode.forceHttp) return problems;
+  // --dangerous-force-http turns TLS off on both listeners; nothing is read.
+  if (mode.forceHttp) return [...problems];
   for (const iface of which === "all" ? (["public", "admin"] as const) : [which]) {
     const listener = config.serve[iface];
-    if (listener.host.startsWith("unix:")) continue;
     if (iface === "admin" && !listener.tls.enabled) continue;
-    if (tlsFilesOf(config, iface)) continue;
+    let material: TlsMaterial | undefined;
+    try {
+      material = tlsFilesOf(config, iface, sources);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      // serve.tls is shared by both listeners: say each problem once.
+      for (const problem of err.problems) problems.add(problem);
+      continue;
+    }
+    if (material || mode.dev) continue;
+    if (listener.host.startsWith("unix:")) continue;
     if (terminationRangesOf(config, iface).length > 0) continue;
-    problems.push(
+    problems.add(
       `serve.${iface}: no TLS certificate is configured for the ${iface} listener. Choose one: ` +
         `(1) give a certificate and key (serve.tls.cert.path and serve.tls.key.path, or their .base64 forms; SERVE_TLS_CERT_PATH/SERVE_TLS_KEY_PATH), ` +
         `(2) terminate TLS at a proxy and set serve.tls.allow_termination_from to its address range, or ` +
         `(3) pass --dangerous-force-http (never in production)`,
     );
   }
-  return problems;
+  return [...problems];
 }
 
 export interface TlsMaterial {
@@ -361,26 +463,91 @@ export interface TlsMaterial {
   key: string;
 }
 
-/** The certificate for a listener: its own serve.<iface>.tls first, then serve.tls. */
-export function tlsFilesOf(config: Config, iface: "public" | "admin"): TlsMaterial | undefined {
-  const own = config.serve[iface].tls;
-  const shared = config.serve.tls;
-  const pick = (o: { path: string; base64: string }, s: { path: string; base64: string }) =>
-    o.path || o.base64 ? o : s.path || s.base64 ? s : undefined;
-  const cert = pick(own.cert, shared.cert);
-  const key = pick(own.key, shared.key);
-  if (!cert || !key) return undefined;
-  const read = (src: { path: string; base64: string }, what: string) => {
-    if (src.path) {
+interface TlsPart {
+  /** The key of the object it came from, e.g. "serve.public.tls.cert". */
+  key: string;
+  field: "path" | "base64";
+  value: string;
+}
+
+/** serve.<iface>.tls.<what> if set, else serve.tls.<what>; path before base64. */
+function tlsPartOf(config: Config, iface: "public" | "admin", what: "cert" | "key"): TlsPart | undefined {
+  for (const [key, src] of [
+    [`serve.${iface}.tls.${what}`, config.serve[iface].tls[what]],
+    [`serve.tls.${what}`, config.serve.tls[what]],
+  ] as const) {
+    if (src.path) return { key, field: "path", value: src.path };
+    if (src.base64) return { key, field: "base64", value: src.base64 };
+  }
+  return undefined;
+}
+
+/**
+ * The certificate and key for a listener: its own serve.<iface>.tls first, then
+ * serve.tls. Undefined when neither is configured; a ConfigError when only one
+ * is, when a file cannot be read, when the text is not PEM, or when the key
+ * does not belong to the certificate.
+ */
+export function tlsFilesOf(
+  config: Config,
+  iface: "public" | "admin",
+  sources: ReadonlyMap<string, Source> = new Map(),
+): TlsMaterial | undefined {
+  const cert = tlsPartOf(config, iface, "cert");
+  const key = tlsPartOf(config, iface, "key");
+  if (!cert && !key) return undefined;
+  const where = (part: TlsPart) => `${part.key}.${part.field}, ${describeSource(sourceOf(sources, `${part.key}.${part.field}`))}`;
+  if (!cert || !key) {
+    const have = (cert ?? key)!;
+    const missing = cert ? "key" : "cert";
+    const missingKey = have.key.replace(/(cert|key)$/, missing);
+    throw new ConfigError([
+      `${missingKey}: required because ${have.key}.${have.field} is set (${describeSource(sourceOf(sources, `${have.key}.${have.field}`))}); ` +
+        `give both the certificate and the private key (${missingKey}.path or ${missingKey}.base64)`,
+    ]);
+  }
+
+  const problems: string[] = [];
+  const read = (part: TlsPart): string | undefined => {
+    if (part.field === "path") {
       try {
-        return readFileSync(src.path, "utf8");
+        return readFileSync(part.value, "utf8");
       } catch (err) {
-        throw new ConfigError([`serve.tls.${what}.path: cannot read "${src.path}" (${(err as NodeJS.ErrnoException).code ?? err})`]);
+        problems.push(`${part.key}.path: cannot read "${part.value}" (${(err as NodeJS.ErrnoException).code ?? err}) (${describeSource(sourceOf(sources, `${part.key}.path`))})`);
+        return undefined;
       }
     }
-    return Buffer.from(src.base64, "base64").toString("utf8");
+    // Buffer.from(…, "base64") skips what is not base64; garbage must not reach the listener.
+    if (!/^[A-Za-z0-9+/\s]+={0,2}\s*$/.test(part.value)) {
+      problems.push(`${part.key}.base64: expected the base64 encoding of a PEM file (${describeSource(sourceOf(sources, `${part.key}.base64`))})`);
+      return undefined;
+    }
+    return Buffer.from(part.value, "base64").toString("utf8");
   };
-  return { cert: read(cert, "cert"), key: read(key, "key") };
+  const certText = read(cert);
+  const keyText = read(key);
+
+  let x509: X509Certificate | undefined;
+  if (certText !== undefined) {
+    try {
+      x509 = new X509Certificate(certText);
+    } catch {
+      problems.push(`${cert.key}: expected a PEM certificate ("-----BEGIN CERTIFICATE-----") (${where(cert)})`);
+    }
+  }
+  let privateKey: KeyObject | undefined;
+  if (keyText !== undefined) {
+    try {
+      privateKey = createPrivateKey(keyText);
+    } catch {
+      problems.push(`${key.key}: expected an unencrypted PEM private key ("-----BEGIN PRIVATE KEY-----") (${where(key)})`);
+    }
+  }
+  if (x509 && privateKey && !x509.checkPrivateKey(privateKey)) {
+    problems.push(`${key.key}: the private key does not belong to the certificate (${where(key)}; certificate from ${where(cert)})`);
+  }
+  if (problems.length > 0 || certText === undefined || keyText === undefined) throw new ConfigError(problems);
+  return { cert: certText, key: keyText };
 }
 
 export function terminationRangesOf(config: Config, iface: "public" | "admin"): readonly string[] {

@@ -41,12 +41,16 @@ const oneOf = <const T extends string>(values: readonly T[], def: T) =>
     ),
     def,
   );
-/** An absolute URL kept as text; "" means unset. */
+/**
+ * An absolute http(s) URL kept as text; "" means unset. Other schemes are refused:
+ * `localhost:3000/login` parses as a URL with the scheme "localhost:".
+ */
 const url = (def = "") =>
   v.optional(
-    reader("an absolute URL", (x) => {
+    reader("an absolute http(s) URL", (x) => {
       if (x === "" || x === undefined) return "";
-      return parseUrl(x) ? String(x).trim() : undefined;
+      const parsed = parseUrl(x);
+      return parsed && (parsed.protocol === "https:" || parsed.protocol === "http:") ? String(x).trim() : undefined;
     }),
     def,
   );

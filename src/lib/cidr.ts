@@ -50,7 +50,7 @@ export function parseCidr(text: string): Cidr | undefined {
   if (!ip) return undefined;
   const width = ip.family === 4 ? 32 : 128;
   // ::ffff:10.0.0.0/104 is written in IPv6 terms but matches IPv4 peers.
-  const bits = ip.family === 4 && !parseIpv4(addr) ? Number(bitsText) - 96 : Number(bitsText);
+  const bits = ip.family === 4 && parseIpv4(addr) === undefined ? Number(bitsText) - 96 : Number(bitsText);
   if (bits < 0 || bits > width) return undefined;
   const all = (1n << BigInt(width)) - 1n;
   const mask = bits === 0 ? 0n : (all << BigInt(width - bits)) & all;
