@@ -40,8 +40,19 @@ function serveCommand(which: ServeWhich, description: string) {
         throw err;
       }
       const shutdown = async (signal: string) => {
-        log.info(`${signal} received: finishing in-flight requests (up to ${loaded.config.serve.shutdown_timeout} ms)`);
-        await running.stop();
+        const grace = loaded.config.serve.shutdown_timeout;
+        log.info(`${signal} received: finishing in-flight requests (up to ${grace} ms)`);
+        // Listeners are bounded by the grace period; this bounds the rest (closing the database).
+        setTimeout(() => {
+          log.error(`shutdown did not finish within ${grace + 10_000} ms; exiting anyway`);
+          process.exit(1);
+        }, grace + 10_000).unref();
+        try {
+          await running.stop();
+        } catch (err) {
+          log.error("shutdown failed", err);
+          process.exit(1);
+        }
         log.info("stopped");
         process.exit(0);
       };

@@ -9,22 +9,37 @@ export function isAlive(): Handler {
   return () => preserialized(okBody);
 }
 
-/** How long the database may take to answer a readiness ping. */
+/** How long the database (or any other readiness check) may take to answer. */
 const pingTimeoutMs = 2000;
 
-export async function readinessProblems(deps: Deps): Promise<Record<string, string>> {
-  const problems: Record<string, string> = {};
-  const ping = deps.database.ping().then(
-    () => undefined,
-    (err: Error) => err.message || String(err),
-  );
-  const timeout = Bun.sleep(pingTimeoutMs).then(() => `no answer within ${pingTimeoutMs} ms`);
-  const database = await Promise.race([ping, timeout]);
-  if (database) problems.database = database;
-  for (const [name, check] of deps.readiness) {
-    const problem = await check().catch((err: Error) => err.message);
-    if (problem) problems[name] = problem;
+/** A check's problem, or undefined; a rejection or a late answer is a problem too. */
+async function bounded(check: () => Promise<string | undefined>): Promise<string | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${pingTimeoutMs} ms`), pingTimeoutMs);
+  });
+  try {
+    const answer = Promise.resolve()
+      .then(check)
+      .catch((err: unknown) => (err instanceof Error ? err.message : String(err)) || "failed");
+    return await Promise.race([answer, late]);
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+/**
+ * All checks run at once, each bounded, so a probe answers within about
+ * pingTimeoutMs whatever hangs (load balancers give up and mark us down otherwise).
+ */
+export async function readinessProblems(deps: Deps): Promise<Record<string, string>> {
+  const checks: [string, () => Promise<string | undefined>][] = [
+    ["database", () => deps.database.ping().then(() => undefined)],
+    ...deps.readiness,
+  ];
+  const results = await Promise.all(checks.map(async ([name, check]) => [name, await bounded(check)] as const));
+  const problems: Record<string, string> = {};
+  for (const [name, problem] of results) if (problem) problems[name] = problem;
   return problems;
 }
 

@@ -42,7 +42,8 @@ export function applyCors(req: Request, policy: CorsPolicy): Response | Record<s
   const origin = req.headers.get("origin");
   if (!origin) return undefined;
   if (policy.paths && !policy.paths.has(new URL(req.url).pathname)) return undefined;
-  if (!originAllowed(origin, policy.allowedOrigins)) return undefined;
+  // Vary even when refused, so a shared cache never hands one origin's answer to another.
+  if (!originAllowed(origin, policy.allowedOrigins)) return { Vary: "Origin" };
   const headers: Record<string, string> = {
     "Access-Control-Allow-Origin": origin,
     Vary: "Origin",

@@ -44,14 +44,23 @@ function lookupId(file: string, name: string, what: string, key: string): number
   return Number(line.split(":")[2]);
 }
 
+/** Whether something accepts connections on the socket; a listener too busy to answer counts as live. */
 async function socketIsLive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const conn = createConnection({ path });
+    const timer = setTimeout(() => {
+      conn.destroy();
+      resolve(true);
+    }, 1000);
     conn.once("connect", () => {
+      clearTimeout(timer);
       conn.destroy();
       resolve(true);
     });
-    conn.once("error", () => resolve(false));
+    conn.once("error", () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
   });
 }
 
@@ -94,8 +103,8 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     const uid = listener.socket.owner ? lookupId("/etc/passwd", listener.socket.owner, "user", `serve.${name}.socket.owner`) : -1;
     const gid = listener.socket.group ? lookupId("/etc/group", listener.socket.group, "group", `serve.${name}.socket.group`) : -1;
     await clearSocketPath(unixPath, key);
-    // The socket is born 0600 (umask 077) and only then opened up to the configured mode,
-    // so there is no moment where it is more open than configured.
+    // The socket is born 0700 (umask 077) and only then set to the configured owner and mode,
+    // so there is no moment where others can connect before the configured mode applies.
     const previous = process.umask(0o077);
     try {
       server = Bun.serve({ ...common, unix: unixPath });
@@ -108,20 +117,34 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       if (uid !== -1 || gid !== -1) chownSync(unixPath, uid, gid);
       chmodSync(unixPath, listener.socket.mode);
     } catch (err) {
-      server.stop(true);
+      // Stopping also removes the socket file, so a failed start leaves nothing behind.
+      await server.stop(true);
       throw new ListenError(`serve.${name}.socket: cannot set owner/group/mode of "${unixPath}": ${(err as Error).message}`);
     }
     address = `unix:${unixPath}`;
   } else {
-    try {
-      server = Bun.serve({
+    const tcp = (hostname: string) =>
+      Bun.serve({
         ...common,
-        hostname: listener.host || "0.0.0.0",
+        hostname,
         port: listener.port,
         ...(options.tls ? { tls: { cert: options.tls.cert, key: options.tls.key } } : {}),
       });
+    try {
+      if (listener.host) {
+        server = tcp(listener.host);
+      } else {
+        // An empty host means every interface, IPv6 and IPv4 (Go's ":4444" in Hydra);
+        // a host without IPv6 falls back to every IPv4 interface.
+        try {
+          server = tcp("::");
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw err;
+          server = tcp("0.0.0.0");
+        }
+      }
     } catch (err) {
-      throw new ListenError(`serve.${name}: cannot listen on ${listener.host || "0.0.0.0"}:${listener.port}: ${(err as Error).message}`);
+      throw new ListenError(`serve.${name}: cannot listen on ${listener.host || "all interfaces"}:${listener.port}: ${(err as Error).message}`);
     }
     const host = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
     address = `${options.tls ? "https" : "http"}://${host}:${server.port}/`;

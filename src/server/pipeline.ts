@@ -22,6 +22,9 @@ export interface ListenerPolicy {
 // Health is always reachable so that load balancers can probe plain HTTP (Hydra exempts metrics too).
 const guardExempt = new Set(["/health/alive", "/health/ready", "/metrics/prometheus"]);
 
+/** The route label of requests no route matched (one label, so metrics stay bounded). */
+const unmatched = "(unmatched)";
+
 const requestIdPattern = /^[\w.:@/+=-]{1,128}$/;
 
 export type BunRoutes = Record<string, (req: BunRequest, server: Server<undefined>) => Promise<Response>>;
@@ -32,29 +35,33 @@ export interface BuiltRoutes {
 }
 
 export function buildRoutes(table: RouteTable, deps: Deps, policy: ListenerPolicy): BuiltRoutes {
-  const ranges: Cidr[] = policy.terminationRanges.map((r) => parseCidr(r)!).filter(Boolean);
+  // A range that does not parse fails here, at start: dropping it could switch the guard off.
+  const ranges: Cidr[] = policy.terminationRanges.map((r) => {
+    const cidr = parseCidr(r);
+    if (!cidr) throw new TypeError(`serve.${policy.name}: "${r}" in allow_termination_from is not a CIDR range`);
+    return cidr;
+  });
   const guard = !policy.unix && ranges.length > 0;
   const log = deps.log.withTag(policy.name);
   const accessLogHealth = !deps.config.serve[policy.name].access_log.disable_for_health;
+  // RFC 9110 §15.5.6: a 405 names the methods the resource does support.
+  const allowed = new Map(Object.entries(table).map(([path, methods]) => [path, Object.keys(methods).join(", ")]));
 
-  const run = async (req: BunRequest, server: Server<undefined>, route: string, handler: Handler | undefined) => {
-    const started = performance.now();
-    const incoming = req.headers.get("x-request-id");
-    const requestId = incoming && requestIdPattern.test(incoming) ? incoming : crypto.randomUUID();
-    deps.metrics.requestStarted();
+  /** Guard → CORS → handler; every failure becomes the renderer's response. */
+  const respond = async (req: BunRequest, server: Server<undefined>, route: string, handler: Handler | undefined, requestId: string) => {
+    const ip = policy.unix ? undefined : server.requestIP(req)?.address;
     let res: Response;
     let corsHeaders: Record<string, string> | undefined;
-    const ip = policy.unix ? undefined : server.requestIP(req)?.address;
     try {
-      const path = new URL(req.url).pathname;
-      if (guard && !guardExempt.has(path)) {
-        const proto = req.headers.get("x-forwarded-proto");
+      // Matched on the route template, not the raw path, so no spelling of a path can reach the exemption.
+      if (guard && !guardExempt.has(route)) {
         if (!inRanges(ip, ranges)) {
           throw new OAuthError("insecure_transport", 502, "Can not serve request over insecure http.", {
             hint: `Plain HTTP is accepted only from a TLS-terminating proxy in serve.tls.allow_termination_from; the peer ${ip ?? "(unknown)"} is not in it.`,
           });
         }
-        if (proto !== "https") {
+        // X-Forwarded-For is never consulted: the client writes it (STYLE convention 9).
+        if (req.headers.get("x-forwarded-proto") !== "https") {
           throw new OAuthError("insecure_transport", 502, "Can not serve request over insecure http.", {
             hint: "The proxy must set X-Forwarded-Proto: https.",
           });
@@ -65,26 +72,53 @@ export function buildRoutes(table: RouteTable, deps: Deps, policy: ListenerPolic
         res = cors;
       } else {
         corsHeaders = cors;
-        if (!handler) throw route === "(unmatched)" ? notFound() : methodNotAllowed();
+        if (!handler) throw route === unmatched ? notFound() : methodNotAllowed(undefined, { headers: { Allow: allowed.get(route) ?? "" } });
         const cx: Cx = { deps, requestId, log, ip, route, server };
-        res = await handler(req, cx);
+        const out: unknown = await handler(req, cx);
+        if (!(out instanceof Response)) throw new TypeError(`the handler of ${req.method} ${route} returned ${typeof out}, not a Response`);
+        res = out;
       }
     } catch (err) {
       res = renderError(err, deps.config, log, requestId);
     }
-    if (corsHeaders) for (const [k, v] of Object.entries(corsHeaders)) res.headers.set(k, v);
-    res.headers.set("X-Request-Id", requestId);
-    const seconds = (performance.now() - started) / 1000;
-    deps.metrics.requestFinished(policy.name, req.method, route, res.status, seconds);
-    if (accessLogHealth || !route.startsWith("/health/")) {
-      // Route template only: paths and queries can carry codes, tokens and ids.
-      log.info("request", {
-        method: req.method,
-        route,
-        status: res.status,
-        duration_ms: Math.round(seconds * 10000) / 10,
-        request_id: requestId,
-      });
+    // Errors carry CORS headers too, or a browser cannot read why a call failed.
+    if (corsHeaders) {
+      for (const [k, v] of Object.entries(corsHeaders)) {
+        if (k === "Vary") res.headers.append(k, v);
+        else res.headers.set(k, v);
+      }
+    }
+    return res;
+  };
+
+  const run = async (req: BunRequest, server: Server<undefined>, route: string, handler: Handler | undefined) => {
+    const started = performance.now();
+    const incoming = req.headers.get("x-request-id");
+    const requestId = incoming && requestIdPattern.test(incoming) ? incoming : crypto.randomUUID();
+    deps.metrics.requestStarted();
+    let res: Response | undefined;
+    try {
+      res = await respond(req, server, route, handler, requestId);
+      res.headers.set("X-Request-Id", requestId);
+    } catch (err) {
+      // Only reached if a response's headers refuse changes: answer with a fresh one.
+      res = renderError(err, deps.config, log, requestId);
+      res.headers.set("X-Request-Id", requestId);
+    } finally {
+      // In finally, so that the in-flight gauge and the access log never miss a request.
+      const status = res?.status ?? 500;
+      const seconds = (performance.now() - started) / 1000;
+      deps.metrics.requestFinished(policy.name, req.method, route, status, seconds);
+      if (accessLogHealth || !route.startsWith("/health/")) {
+        // Route template only: paths and queries can carry codes, tokens and ids.
+        log.info("request", {
+          method: req.method,
+          route,
+          status,
+          duration_ms: Math.round(seconds * 10000) / 10,
+          request_id: requestId,
+        });
+      }
     }
     return res;
   };
@@ -95,6 +129,6 @@ export function buildRoutes(table: RouteTable, deps: Deps, policy: ListenerPolic
   }
   return {
     routes,
-    fallback: (req, server) => run(req as BunRequest, server, "(unmatched)", undefined),
+    fallback: (req, server) => run(req as BunRequest, server, unmatched, undefined),
   };
 }

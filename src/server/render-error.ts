@@ -33,7 +33,12 @@ export function errorBody(err: OAuthError, oauth2: Pick<Config["oauth2"], "inclu
 export function renderError(err: unknown, config: Pick<Config, "oauth2">, log: Logger, requestId: string): Response {
   const oauthError = toOAuthError(err);
   if (oauthError.status >= 500) {
-    log.error(`request ${requestId} failed`, err instanceof OAuthError ? (err.cause ?? err) : err);
+    const summary = `${oauthError.code}: ${oauthError.description}${oauthError.hint ? ` ${oauthError.hint}` : ""}`;
+    // A stack only where there is a failure to trace: an unexpected error, or an OAuthError's cause.
+    // A deliberate 5xx (the TLS guard's 502, a 503) is one line, so clients cannot flood the log with stacks.
+    if (!(err instanceof OAuthError)) log.error(`request ${requestId} failed`, err);
+    else if (err.cause !== undefined) log.error(`request ${requestId} failed: ${summary}`, err.cause);
+    else log.error(`request ${requestId} failed: ${summary}`);
   } else {
     log.debug(`request ${requestId}: ${oauthError.code}: ${oauthError.description}${oauthError.hint ? ` ${oauthError.hint}` : ""}`);
   }
