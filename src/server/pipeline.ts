@@ -125,7 +125,8 @@ export function buildRoutes(table: RouteTable, deps: Deps, policy: ListenerPolic
 
   const routes: BunRoutes = {};
   for (const [path, methods] of Object.entries(table)) {
-    routes[path] = (req, server) => run(req, server, path, methods[req.method as Method]);
+    // HEAD is GET without a body (RFC 9110 §9.3.2); Bun drops the body itself.
+    routes[path] = (req, server) => run(req, server, path, methods[(req.method === "HEAD" ? "GET" : req.method) as Method]);
   }
   return {
     routes,

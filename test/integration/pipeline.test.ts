@@ -124,6 +124,14 @@ describe("error rendering", () => {
     expect(await res.json()).toEqual({ error: "Method Not Allowed", error_description: "The request method is not supported for this resource" });
   });
 
+  test("HEAD on a GET route answers like GET, without a body", async () => {
+    const get = await fetch(`${plain.url}/things/1`);
+    const head = await fetch(`${plain.url}/things/1`, { method: "HEAD" });
+    expect(head.status).toBe(get.status);
+    expect(head.headers.get("content-type")).toBe(get.headers.get("content-type"));
+    expect(await head.text()).toBe("");
+  });
+
   test("a plain Error becomes 500 server_error; the message and stack stay in the log", async () => {
     const res = await fetch(`${plain.url}/boom`, { headers: { "X-Request-Id": "boom-1" } });
     expect(res.status).toBe(500);
