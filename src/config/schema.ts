@@ -75,6 +75,12 @@ const socketMode = (def: string) =>
     ),
     def,
   );
+/** Token-safe characters only: a prefix ends up in headers, forms and URLs. */
+const tokenPrefix = (def: string) =>
+  v.optional(
+    reader("up to 32 characters from A-Z a-z 0-9 _ -", (x) => (typeof x === "string" && /^[A-Za-z0-9_-]{0,32}$/.test(x) ? x : undefined)),
+    def,
+  );
 const section = <T extends v.ObjectEntries>(entries: T) =>
   v.optional(v.object(entries), {} as v.InferInput<v.ObjectSchema<T, undefined>>);
 /** Keys Hydra has that Gatehouse accepts and ignores (tracing, telemetry, HSM…). */
@@ -192,6 +198,12 @@ export const ConfigSchema = v.object({
       refresh_token: section({ rotation_grace_period: duration("0s") }),
     }),
     refresh_token_hook: url(),
+    /** Gatehouse: prefixes of opaque tokens, so that secret scanners can spot a leaked one. */
+    token_prefix: section({
+      access_token: tokenPrefix("gth_at_"),
+      refresh_token: tokenPrefix("gth_rt_"),
+      authorize_code: tokenPrefix("gth_ac_"),
+    }),
   }),
   strategies: section({
     access_token: oneOf(["opaque", "jwt"] as const, "opaque"),

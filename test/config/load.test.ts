@@ -701,3 +701,18 @@ describe("the result is frozen", () => {
     expect(a.config.serve.public.cors.allowed_origins).toEqual(["*"]);
   });
 });
+
+describe("oauth2.token_prefix (Gatehouse)", () => {
+  test("defaults are gth_ prefixes; empty is allowed (Hydra's bare tokens)", () => {
+    expect(load().config.oauth2.token_prefix).toEqual({ access_token: "gth_at_", refresh_token: "gth_rt_", authorize_code: "gth_ac_" });
+    const { config } = load({ env: { SECRETS_SYSTEM: secret, OAUTH2_TOKEN_PREFIX_ACCESS_TOKEN: "acme_at_" }, flags: { "oauth2.token_prefix.refresh_token": "" } });
+    expect(config.oauth2.token_prefix.access_token).toBe("acme_at_");
+    expect(config.oauth2.token_prefix.refresh_token).toBe("");
+  });
+
+  test("characters that do not belong in a token are refused, naming the source", () => {
+    expect(problemsOf(() => load({ env: { SECRETS_SYSTEM: secret, OAUTH2_TOKEN_PREFIX_ACCESS_TOKEN: "a b." } }))).toEqual([
+      'oauth2.token_prefix.access_token: expected up to 32 characters from A-Z a-z 0-9 _ -, got "a b." (from env OAUTH2_TOKEN_PREFIX_ACCESS_TOKEN)',
+    ]);
+  });
+});
