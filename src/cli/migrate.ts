@@ -15,7 +15,7 @@ async function open(args: { dsn?: string; "read-from-env"?: boolean }, rawArgs: 
   if (!args.dsn && !args["read-from-env"]) {
     fail('give the database URL as an argument, or pass -e to read it from DSN / the config key "dsn"');
   }
-  const { loaded, log } = loadOrExit(rawArgs, { dev: false }, args.dsn ? { dsn: args.dsn } : {});
+  const { loaded, log } = loadOrExit(rawArgs, { dev: false }, args.dsn ? { dsn: args.dsn } : {}, { secretsOptional: true });
   if (loaded.config.dsn === "memory") fail('dsn "memory" is migrated at start by "serve all"; there is nothing to migrate');
   try {
     const database = await openDatabase(loaded.config, { log: log.withTag("database"), connectTimeoutMs: loaded.config.database.connect_timeout });

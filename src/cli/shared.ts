@@ -37,13 +37,19 @@ export function fail(message: string): never {
 }
 
 /** Loads config or exits non-zero with one line per problem, before anything opens. */
-export function loadOrExit(rawArgs: readonly string[], mode: Partial<Mode> = {}, flags: Record<string, unknown> = {}): { loaded: LoadedConfig; log: Logger } {
+export function loadOrExit(
+  rawArgs: readonly string[],
+  mode: Partial<Mode> = {},
+  flags: Record<string, unknown> = {},
+  options: { secretsOptional?: boolean } = {},
+): { loaded: LoadedConfig; log: Logger } {
   try {
     const loaded = loadConfig({
       files: repeatedFlag(rawArgs, ["-c", "--config"]),
       env: processEnv(),
       flags: { ...setFlags(rawArgs), ...flags },
       mode,
+      secretsOptional: options.secretsOptional,
     });
     const log = createLogger(loaded.config.log);
     for (const warning of loaded.warnings) log.warn(warning);

@@ -32,6 +32,8 @@ export interface LoadInput {
   /** Dot paths to values, e.g. { "dsn": "postgres://…" } from `migrate sql <dsn>`. */
   flags?: Record<string, unknown>;
   mode?: Partial<Mode>;
+  /** `migrate` touches no secret: like Hydra's `migrate sql <dsn>`, it runs without one. */
+  secretsOptional?: boolean;
 }
 
 /** Frozen throughout: config, mode and warnings cannot be changed after loading. */
@@ -310,20 +312,26 @@ export function loadConfig(input: LoadInput = {}): LoadedConfig {
     const repaired = v.safeParse(ConfigSchema, raw);
     if (repaired.success) {
       const about = (line: string, path: string) => line.startsWith(`${path}:`) || line.startsWith(`${path}[`);
-      const rest = checkConfig(repaired.output, mode, sources, []);
+      const rest = checkConfig(repaired.output, mode, sources, [], input.secretsOptional);
       problems.push(...rest.filter((line) => !failed.some((path) => path && about(line, path))));
     }
     throw new ConfigError(problems, warnings);
   }
 
   const config = parsed.output;
-  problems.push(...checkConfig(config, mode, sources, warnings));
+  problems.push(...checkConfig(config, mode, sources, warnings, input.secretsOptional));
   if (problems.length > 0) throw new ConfigError(problems, warnings);
   return deepFreeze({ config, mode, sources, warnings });
 }
 
 /** Rules that span keys or depend on the mode; every problem is reported, not just the first. */
-function checkConfig(config: Config, mode: Mode, sources: ReadonlyMap<string, Source>, warnings: string[]): string[] {
+function checkConfig(
+  config: Config,
+  mode: Mode,
+  sources: ReadonlyMap<string, Source>,
+  warnings: string[],
+  secretsOptional = false,
+): string[] {
   const problems: string[] = [];
   const where = (path: string) => describeSource(sourceOf(sources, path));
 
@@ -337,7 +345,7 @@ function checkConfig(config: Config, mode: Mode, sources: ReadonlyMap<string, So
       problems.push(`secrets.cookie[${i}]: expected at least 16 characters, got ${secret.length} (${where("secrets.cookie")})`);
     }
   });
-  if (config.secrets.system.length === 0) {
+  if (config.secrets.system.length === 0 && !secretsOptional) {
     if (mode.dev) {
       const generated = randomSecret();
       (config.secrets as { system: string[] }).system = [generated];

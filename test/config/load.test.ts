@@ -716,3 +716,11 @@ describe("oauth2.token_prefix (Gatehouse)", () => {
     ]);
   });
 });
+
+test("secretsOptional (migrate): no secrets.system is fine, but a short one is still refused", () => {
+  expect(loadConfig({ env: {}, secretsOptional: true }).config.secrets.system).toEqual([]);
+  expect(problemsOf(() => loadConfig({ env: { SECRETS_SYSTEM: "short" }, secretsOptional: true }))).toEqual([
+    expect.stringContaining("secrets.system[0]: expected at least 16 characters, got 5"),
+  ]);
+  expect(problemsOf(() => loadConfig({ env: {} }))).toEqual([expect.stringContaining("secrets.system: required")]);
+});
