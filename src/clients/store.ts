@@ -1,0 +1,177 @@
+/**
+ * @module SQL for OAuth 2.0 clients (table oauth2_clients). Maps rows to StoredClient:
+ * id, name, owner, secret hash and timestamps are columns; every other field lives in
+ * `fields` (jsonb) under Hydra's JSON name.
+ */
+import { and, asc, count, eq, sql, type SQL } from "drizzle-orm";
+import type { Db } from "../storage/db.ts";
+import { oauth2Clients } from "../storage/schema/clients.ts";
+import {
+  emptyLifespans,
+  lifespanFields,
+  type JsonWebKeySet,
+  type Lifespans,
+  type OAuth2Client,
+  type StoredClient,
+  type TokenEndpointAuthMethod,
+} from "./types.ts";
+
+type Row = typeof oauth2Clients.$inferSelect;
+
+/** The jsonb document: what is not a column, by Hydra's JSON names. */
+function fieldsOf(c: OAuth2Client): Record<string, unknown> {
+  return {
+    redirect_uris: c.redirectUris,
+    grant_types: c.grantTypes,
+    response_types: c.responseTypes,
+    scope: c.scope,
+    audience: c.audience,
+    policy_uri: c.policyUri,
+    allowed_cors_origins: c.allowedCorsOrigins,
+    tos_uri: c.tosUri,
+    client_uri: c.clientUri,
+    logo_uri: c.logoUri,
+    contacts: c.contacts,
+    subject_type: c.subjectType,
+    sector_identifier_uri: c.sectorIdentifierUri,
+    jwks_uri: c.jwksUri,
+    jwks: c.jwks ?? null,
+    token_endpoint_auth_method: c.tokenEndpointAuthMethod,
+    token_endpoint_auth_signing_alg: c.tokenEndpointAuthSigningAlg,
+    request_uris: c.requestUris,
+    request_object_signing_alg: c.requestObjectSigningAlg,
+    userinfo_signed_response_alg: c.userinfoSignedResponseAlg,
+    frontchannel_logout_uri: c.frontchannelLogoutUri,
+    frontchannel_logout_session_required: c.frontchannelLogoutSessionRequired,
+    post_logout_redirect_uris: c.postLogoutRedirectUris,
+    backchannel_logout_uri: c.backchannelLogoutUri,
+    backchannel_logout_session_required: c.backchannelLogoutSessionRequired,
+    metadata: c.metadata,
+    ...c.lifespans,
+  };
+}
+
+/**
+ * A row as a client. Lists read back as [] even when written as null, as Hydra's
+ * pipe-delimited columns do (its GET shows "grant_types": [] where the create echo showed null).
+ */
+function toClient(row: Row): StoredClient {
+  const f = (row.fields ?? {}) as Record<string, unknown>;
+  const str = (k: string, d = "") => (typeof f[k] === "string" ? (f[k] as string) : d);
+  const strs = (k: string) => (Array.isArray(f[k]) ? (f[k] as string[]) : []);
+  const bool = (k: string) => f[k] === true;
+  const jwks = f.jwks as JsonWebKeySet | null | undefined;
+  const lifespans: Lifespans = emptyLifespans();
+  for (const field of lifespanFields) if (typeof f[field] === "string") lifespans[field] = f[field] as string;
+  return {
+    clientId: row.id,
+    clientName: row.clientName,
+    redirectUris: strs("redirect_uris"),
+    grantTypes: strs("grant_types"),
+    responseTypes: strs("response_types"),
+    scope: str("scope"),
+    audience: strs("audience"),
+    owner: row.owner,
+    policyUri: str("policy_uri"),
+    allowedCorsOrigins: strs("allowed_cors_origins"),
+    tosUri: str("tos_uri"),
+    clientUri: str("client_uri"),
+    logoUri: str("logo_uri"),
+    contacts: strs("contacts"),
+    subjectType: str("subject_type", "public"),
+    sectorIdentifierUri: str("sector_identifier_uri"),
+    jwksUri: str("jwks_uri"),
+    jwks: jwks && Array.isArray(jwks.keys) && jwks.keys.length > 0 ? jwks : undefined,
+    tokenEndpointAuthMethod: str("token_endpoint_auth_method", "client_secret_basic") as TokenEndpointAuthMethod,
+    tokenEndpointAuthSigningAlg: str("token_endpoint_auth_signing_alg"),
+    requestUris: strs("request_uris"),
+    requestObjectSigningAlg: str("request_object_signing_alg"),
+    userinfoSignedResponseAlg: str("userinfo_signed_response_alg", "none"),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    frontchannelLogoutUri: str("frontchannel_logout_uri"),
+    frontchannelLogoutSessionRequired: bool("frontchannel_logout_session_required"),
+    postLogoutRedirectUris: strs("post_logout_redirect_uris"),
+    backchannelLogoutUri: str("backchannel_logout_uri"),
+    backchannelLogoutSessionRequired: bool("backchannel_logout_session_required"),
+    metadata: typeof f.metadata === "object" && f.metadata !== null && !Array.isArray(f.metadata) ? (f.metadata as Record<string, unknown>) : {},
+    lifespans,
+    secretHash: row.secretHash,
+  };
+}
+
+/** Inserts a client; false when the id is taken (the caller answers 409). */
+export async function insertClient(db: Db, client: OAuth2Client, secretHash: string | null): Promise<boolean> {
+  const rows = await db
+    .insert(oauth2Clients)
+    .values({
+      id: client.clientId,
+      clientName: client.clientName,
+      owner: client.owner,
+      secretHash,
+      fields: fieldsOf(client),
+      createdAt: client.createdAt,
+      updatedAt: client.updatedAt,
+    })
+    .onConflictDoNothing({ target: oauth2Clients.id })
+    .returning({ id: oauth2Clients.id });
+  return rows.length === 1;
+}
+
+export async function getClient(db: Db, id: string): Promise<StoredClient | undefined> {
+  const [row] = await db.select().from(oauth2Clients).where(eq(oauth2Clients.id, id)).limit(1);
+  return row ? toClient(row) : undefined;
+}
+
+export interface ClientFilter {
+  limit: number;
+  offset: number;
+  /** Exact match, as Hydra's `client_name = ?`; "" = no filter. */
+  clientName?: string;
+  owner?: string;
+}
+
+/** One page of clients ordered by id (byte order, the same on PostgreSQL and PGlite) and the filtered total. */
+export async function listClients(db: Db, filter: ClientFilter): Promise<{ clients: StoredClient[]; total: number }> {
+  const conditions: SQL[] = [];
+  if (filter.clientName) conditions.push(eq(oauth2Clients.clientName, filter.clientName));
+  if (filter.owner) conditions.push(eq(oauth2Clients.owner, filter.owner));
+  const where = conditions.length > 0 ? and(...conditions) : undefined;
+  const rows = await db
+    .select()
+    .from(oauth2Clients)
+    .where(where)
+    .orderBy(asc(sql`${oauth2Clients.id} collate "C"`))
+    .limit(filter.limit)
+    .offset(filter.offset);
+  const [counted] = await db.select({ n: count() }).from(oauth2Clients).where(where);
+  return { clients: rows.map(toClient), total: Number(counted?.n ?? 0) };
+}
+
+/** What an update does to the stored secret hash. */
+export type SecretChange = { kind: "keep" } | { kind: "set"; hash: string } | { kind: "clear" };
+
+/**
+ * Replaces every field but id and created_at. With "keep" the hash column is not written,
+ * so a concurrent secret change is not overwritten. undefined when the client is gone.
+ */
+export async function updateClient(db: Db, client: OAuth2Client, secret: SecretChange): Promise<StoredClient | undefined> {
+  const rows = await db
+    .update(oauth2Clients)
+    .set({
+      clientName: client.clientName,
+      owner: client.owner,
+      fields: fieldsOf(client),
+      updatedAt: client.updatedAt,
+      ...(secret.kind === "set" ? { secretHash: secret.hash } : secret.kind === "clear" ? { secretHash: null } : {}),
+    })
+    .where(eq(oauth2Clients.id, client.clientId))
+    .returning();
+  return rows[0] ? toClient(rows[0]) : undefined;
+}
+
+/** Deletes a client; false when there was none. Takes a transaction so dependents can go with it. */
+export async function deleteClient(db: Db, id: string): Promise<boolean> {
+  const rows = await db.delete(oauth2Clients).where(eq(oauth2Clients.id, id)).returning({ id: oauth2Clients.id });
+  return rows.length === 1;
+}
