@@ -7,6 +7,8 @@ export const root = defineCommand({
   subCommands: {
     serve: () => import("./serve.ts").then((m) => m.serve),
     migrate: () => import("./migrate.ts").then((m) => m.migrate),
+    keys: () => import("./keys.ts").then((m) => m.keys),
+    clients: () => import("./clients.ts").then((m) => m.clients),
     version: defineCommand({
       meta: { name: "version", description: "Print the version and the git commit it was built from" },
       run() {

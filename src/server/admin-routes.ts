@@ -1,6 +1,8 @@
 /** @module Every path of the admin listener (Hydra v1). The only module that imports admin handlers. */
+import { clientRoutes } from "../clients/routes.ts";
 import type { Deps } from "../deps.ts";
 import { getPrometheusMetrics, getVersion, healthRoutes } from "../health/routes.ts";
+import { keyRoutes } from "../keys/routes.ts";
 import type { RouteTable } from "./http.ts";
 
 export function adminRoutes(deps: Deps): RouteTable {
@@ -8,5 +10,7 @@ export function adminRoutes(deps: Deps): RouteTable {
     ...healthRoutes(deps),
     "/version": { GET: getVersion() },
     "/metrics/prometheus": { GET: getPrometheusMetrics(deps) },
+    ...clientRoutes(deps),
+    ...keyRoutes(deps),
   };
 }

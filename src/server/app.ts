@@ -4,6 +4,7 @@
  */
 import { checkServe, ConfigError, terminationRangesOf, tlsFilesOf, type LoadedConfig, type ServeWhich } from "../config/load.ts";
 import { createDeps, type Deps } from "../deps.ts";
+import { ensureFirstStartKeys } from "../keys/first-start.ts";
 import type { Logger } from "../lib/log.ts";
 import { openDatabase, type Database } from "../storage/db.ts";
 import { applyMigrations, pendingMigrations } from "../storage/migrate.ts";
@@ -37,6 +38,7 @@ export async function startServer(loaded: LoadedConfig, which: ServeWhich, log: 
   try {
     await prepareSchema(database, log);
     const deps = createDeps(loaded, database, log);
+    await ensureFirstStartKeys(deps);
     for (const name of which === "all" ? (["public", "admin"] as const) : [which]) {
       const listener = await listen({
         name,

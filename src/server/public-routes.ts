@@ -1,5 +1,6 @@
 /** @module Every path of the public listener (Hydra v1). Admin handlers are never imported here. */
 import type { Deps } from "../deps.ts";
+import { discoveryRoutes } from "../discovery/routes.ts";
 import { healthRoutes } from "../health/routes.ts";
 import type { RouteTable } from "./http.ts";
 
@@ -15,5 +16,6 @@ export const publicCorsPaths: ReadonlySet<string> = new Set([
 export function publicRoutes(deps: Deps): RouteTable {
   return {
     ...healthRoutes(deps),
+    ...discoveryRoutes(deps),
   };
 }
