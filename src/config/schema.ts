@@ -231,6 +231,20 @@ export const ConfigSchema = v.object({
       supported_scope: list([]),
     }),
   }),
+  /** Gatehouse: how the signing key sets created on first start are generated. */
+  keys: section({
+    first_start: section({
+      // Asymmetric only: these keys are published and verified by others.
+      algorithm: oneOf(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const, "RS256"),
+      rsa_bits: v.optional(
+        reader("2048, 3072 or 4096", (x) => {
+          const n = parseIntLike(x);
+          return n === 2048 || n === 3072 || n === 4096 ? n : undefined;
+        }),
+        "2048",
+      ),
+    }),
+  }),
   log: section({
     level: oneOf(["panic", "fatal", "error", "warn", "info", "debug", "trace"] as const, "info"),
     format: oneOf(["text", "json", "json_pretty"] as const, "text"),

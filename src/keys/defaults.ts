@@ -18,20 +18,9 @@ export interface FirstStartKeySpec {
  */
 export const defaultFirstStartKeySpec: FirstStartKeySpec = { alg: "RS256", bits: 2048 };
 
-/**
- * The first-start algorithm and size. Gatehouse-only config keys
- * `keys.first_start.algorithm` and `keys.first_start.rsa_bits` (env KEYS_FIRST_START_ALGORITHM,
- * KEYS_FIRST_START_RSA_BITS) are proposed for config/schema.ts; until they exist there the
- * schema drops them and the defaults above apply. This is the one place that reads them.
- */
+/** The first-start algorithm and size (keys.first_start.*, Gatehouse-only keys). */
 export function firstStartKeySpec(config: Config): FirstStartKeySpec {
-  const keys = (config as Config & { keys?: { first_start?: { algorithm?: unknown; rsa_bits?: unknown } } }).keys;
-  const alg = keys?.first_start?.algorithm;
-  const bits = keys?.first_start?.rsa_bits;
-  return {
-    alg: typeof alg === "string" && alg !== "" ? alg : defaultFirstStartKeySpec.alg,
-    bits: typeof bits === "number" ? bits : defaultFirstStartKeySpec.bits,
-  };
+  return { alg: config.keys.first_start.algorithm, bits: config.keys.first_start.rsa_bits };
 }
 
 /**

@@ -27,8 +27,8 @@ class ManualClock implements Clock {
   }
 }
 
-function depsOn(database: Database, clock: Clock = new ManualClock()): Deps {
-  const loaded = loadConfig({ env: {}, flags: { dsn: "postgres://unused", "secrets.system": JSON.stringify([testSecret]), "log.level": "warn" }, mode: { forceHttp: true } });
+function depsOn(database: Database, clock: Clock = new ManualClock(), env: Record<string, string> = {}): Deps {
+  const loaded = loadConfig({ env, flags: { dsn: "postgres://unused", "secrets.system": JSON.stringify([testSecret]), "log.level": "warn" }, mode: { forceHttp: true } });
   return createDeps(loaded, database, quietLog, clock);
 }
 
@@ -87,6 +87,16 @@ describe("in process", () => {
     const rsa = await listKeys(database.db, [testSecret], idTokenSet);
     expect(rsa.map((k) => k.alg)).toEqual(["RS512", "RS512"]);
     expect(Buffer.from(rsa[0]!.jwk.n!, "base64url").length * 8).toBe(3072);
+  });
+
+  test("keys.first_start.* from the environment choose what start-up generates", async () => {
+    await deleteKeySet(database.db, idTokenSet);
+    await deleteKeySet(database.db, accessTokenSet);
+    const deps = depsOn(database, new ManualClock(), { KEYS_FIRST_START_ALGORITHM: "PS256", KEYS_FIRST_START_RSA_BITS: "3072" });
+    await ensureFirstStartKeys(deps);
+    const keys = await listKeys(database.db, [testSecret], idTokenSet);
+    expect(keys.map((k) => k.alg)).toEqual(["PS256", "PS256"]);
+    expect(Buffer.from(keys[0]!.jwk.n!, "base64url").length * 8).toBe(3072);
   });
 
   test("a symmetric or unknown algorithm, or a weak size, stops start-up as a config error", async () => {
