@@ -2,6 +2,7 @@
  * @module Table of OAuth 2.0 clients. Columns for what is looked up or filtered
  * on; the rest of the Hydra OAuth2Client model lives in `fields`.
  */
+import { sql } from "drizzle-orm";
 import { index, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
 
 export const oauth2Clients = pgTable(
@@ -19,5 +20,10 @@ export const oauth2Clients = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
-  (t) => [index("oauth2_clients_client_name_idx").on(t.clientName), index("oauth2_clients_owner_idx").on(t.owner)],
+  (t) => [
+    index("oauth2_clients_client_name_idx").on(t.clientName),
+    index("oauth2_clients_owner_idx").on(t.owner),
+    // GET /clients pages in byte order (same on PostgreSQL and PGlite whatever the locale).
+    index("oauth2_clients_id_c_idx").on(sql`${t.id} collate "C"`),
+  ],
 );
