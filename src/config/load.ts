@@ -3,7 +3,8 @@
  * parsed once by the schema and frozen. The only module that reads process.env.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import YAML, { isScalar, visit } from "yaml";
 import { ConfigSchema, ignoredKeys, type Config } from "./schema.ts";
@@ -347,12 +348,22 @@ function checkConfig(
   });
   if (config.secrets.system.length === 0 && !secretsOptional) {
     if (mode.dev) {
-      const generated = randomSecret();
-      (config.secrets as { system: string[] }).system = [generated];
-      warnings.push(
-        "secrets.system is not set: --dev generated a random one for this process only. " +
-          "Tokens, sessions and encrypted keys will NOT survive a restart. Never run like this in production.",
-      );
+      if (config.dsn === "") {
+        // The embedded database outlives the process: a fresh random secret at every
+        // start would make its sealed keys unreadable after the first restart.
+        const { secret, file, created } = devSecret(config.database.embedded.data_dir);
+        (config.secrets as { system: string[] }).system = [secret];
+        warnings.push(
+          `secrets.system is not set: --dev ${created ? "generated" : "reuses"} a random one kept in ${file} ` +
+            "for the embedded database. Never run like this in production.",
+        );
+      } else {
+        (config.secrets as { system: string[] }).system = [randomSecret()];
+        warnings.push(
+          "secrets.system is not set: --dev generated a random one for this process only. " +
+            "Tokens, sessions and encrypted keys will NOT survive a restart. Never run like this in production.",
+        );
+      }
     } else {
       problems.push(
         "secrets.system: required, a list of secrets of at least 16 characters (set SECRETS_SYSTEM or secrets.system in the config file, or pass --dev)",
@@ -403,6 +414,21 @@ function checkConfig(
     );
   }
   return problems;
+}
+
+/** The --dev secret of an embedded data directory: read it, or create it (0600) once. */
+function devSecret(dataDir: string): { secret: string; file: string; created: boolean } {
+  const file = resolve(dataDir, "dev-secret");
+  try {
+    const secret = readFileSync(file, "utf8").trim();
+    if (secret.length >= 16) return { secret, file, created: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const secret = randomSecret();
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return { secret, file, created: true };
 }
 
 function randomSecret(): string {

@@ -1,5 +1,6 @@
 /** @module loadConfig: sources and their precedence, env names, file formats, every error path, warnings, freezing. */
 import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync, statSync } from "node:fs";
 import { ConfigError, envNameOf, loadConfig, type LoadInput } from "../../src/config/load.ts";
 import { problemsOf, secret, tempDir } from "./fixtures.ts";
 
@@ -526,9 +527,9 @@ describe("secrets.system", () => {
     expect(load({ env: { SECRETS_SYSTEM: "exactly-16-chars" } }).config.secrets.system).toEqual(["exactly-16-chars"]);
   });
 
-  test("--dev generates a random secret with a loud warning", () => {
-    const a = loadConfig({ env: {}, mode: { dev: true } });
-    const b = loadConfig({ env: {}, mode: { dev: true } });
+  test("--dev with a database elsewhere: a random secret per process, with a loud warning", () => {
+    const a = loadConfig({ env: { DSN: "memory" }, mode: { dev: true } });
+    const b = loadConfig({ env: { DSN: "memory" }, mode: { dev: true } });
     expect(a.config.secrets.system).toHaveLength(1);
     expect(a.config.secrets.system[0]!.length).toBeGreaterThanOrEqual(32);
     expect(a.config.secrets.system[0]).not.toBe(b.config.secrets.system[0]);
@@ -539,6 +540,20 @@ describe("secrets.system", () => {
     const c = loadConfig({ env: { SECRETS_SYSTEM: secret }, mode: { dev: true } });
     expect(c.config.secrets.system).toEqual([secret]);
     expect(c.warnings).toEqual([]);
+  });
+
+  test("--dev with the embedded database keeps its generated secret in the data directory (0600), so restarts can read it", () => {
+    const dataDir = `${tmp.dir}/dev-data`;
+    const env = { DATABASE_EMBEDDED_DATA_DIR: dataDir };
+    const first = loadConfig({ env, mode: { dev: true } });
+    const secretFile = `${dataDir}/dev-secret`;
+    expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(secretFile, "utf8").trim()).toBe(first.config.secrets.system[0]!);
+    expect(first.warnings.join("\n")).toContain(`--dev generated a random one kept in ${secretFile}`);
+    const second = loadConfig({ env, mode: { dev: true } });
+    expect(second.config.secrets.system).toEqual(first.config.secrets.system);
+    expect(second.warnings.join("\n")).toContain(`--dev reuses a random one kept in ${secretFile}`);
+    expect(second.warnings.join("\n")).not.toContain(first.config.secrets.system[0]!);
   });
 });
 
