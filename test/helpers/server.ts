@@ -18,8 +18,8 @@ export interface TestServer extends Running {
 
 export const testSecret = "test-secret-at-least-16-chars";
 
-/** Flattens { serve: { public: { port: 0 } } } into { "serve.public.port": 0 }. */
-function flatten(obj: Record<string, unknown>, prefix = "", out: Record<string, unknown> = {}) {
+/** Flattens { serve: { public: { port: 0 } } } into { "serve.public.port": 0 } (config flags). */
+export function flatten(obj: Record<string, unknown>, prefix = "", out: Record<string, unknown> = {}) {
   for (const [k, v] of Object.entries(obj)) {
     const path = prefix ? `${prefix}.${k}` : k;
     if (typeof v === "object" && v !== null && !Array.isArray(v)) flatten(v as Record<string, unknown>, path, out);

@@ -10,16 +10,7 @@ import { corsPolicy } from "../../src/server/cors.ts";
 import type { RouteTable } from "../../src/server/http.ts";
 import { listen, type Listener } from "../../src/server/listen.ts";
 import type { Database } from "../../src/storage/db.ts";
-import { testSecret } from "../helpers/server.ts";
-
-function flatten(obj: Record<string, unknown>, prefix = "", out: Record<string, unknown> = {}) {
-  for (const [k, v] of Object.entries(obj)) {
-    const path = prefix ? `${prefix}.${k}` : k;
-    if (typeof v === "object" && v !== null && !Array.isArray(v)) flatten(v as Record<string, unknown>, path, out);
-    else out[path] = Array.isArray(v) ? JSON.stringify(v) : v;
-  }
-  return out;
-}
+import { flatten, testSecret } from "../helpers/server.ts";
 
 /** A config as `serve` would load it from flags; forceHttp unless told otherwise. */
 export function testConfig(dsn: string, extra: Record<string, unknown> = {}, mode: Partial<Mode> = { forceHttp: true }): LoadedConfig {
