@@ -47,14 +47,29 @@ export interface AdminResponse {
 
 /** One request to the admin API; network failures end the command with a clear message. */
 export async function adminRequest(options: RemoteOptions, method: string, path: string, body?: unknown): Promise<AdminResponse> {
-  const endpoint = resolveEndpoint(options.endpoint);
-  const headers: Record<string, string> = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  return remoteRequest({ endpoint: resolveEndpoint(options.endpoint), label: "the admin API" }, options, method, path, body);
+}
+
+/**
+ * One request to a resolved endpoint (admin or public API). A URLSearchParams body is sent as
+ * a form (the OAuth 2.0 endpoints), anything else as JSON.
+ */
+export async function remoteRequest(
+  { endpoint, label }: { endpoint: string; label: string },
+  options: RemoteOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+  extraHeaders: Record<string, string> = {},
+): Promise<AdminResponse> {
+  const headers: Record<string, string> = { Accept: "application/json", ...extraHeaders };
+  const form = body instanceof URLSearchParams;
+  if (body !== undefined) headers["Content-Type"] = form ? "application/x-www-form-urlencoded" : "application/json";
   if (options["fake-tls-termination"]) headers["X-Forwarded-Proto"] = "https";
   const init: RequestInit & { unix?: string; tls?: { rejectUnauthorized: boolean } } = {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : form ? body.toString() : JSON.stringify(body),
     signal: AbortSignal.timeout(parseTimeout(options["fail-after"])),
   };
   let url: string;
@@ -69,7 +84,7 @@ export async function adminRequest(options: RemoteOptions, method: string, path:
   try {
     res = await fetch(url, init);
   } catch (err) {
-    fail(`cannot reach the admin API at ${endpoint}: ${(err as Error).message}`);
+    fail(`cannot reach ${label} at ${endpoint}: ${(err as Error).message}`);
   }
   const text = await res.text();
   let parsed: unknown = text;

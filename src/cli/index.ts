@@ -9,6 +9,8 @@ export const root = defineCommand({
     migrate: () => import("./migrate.ts").then((m) => m.migrate),
     keys: () => import("./keys.ts").then((m) => m.keys),
     clients: () => import("./clients.ts").then((m) => m.clients),
+    token: () => import("./token.ts").then((m) => m.token),
+    janitor: () => import("./janitor.ts").then((m) => m.janitor),
     version: defineCommand({
       meta: { name: "version", description: "Print the version and the git commit it was built from" },
       run() {

@@ -1,0 +1,254 @@
+/**
+ * @module Access tokens: issuance for every grant (opaque or RFC 9068 JWT, per
+ * strategies.access_token), the session stored with them (sealed at rest), and the lookup
+ * of a presented token for introspection and revocation. Rows are written only through
+ * oauth2/store.ts and keyed by a signature: the HMAC of an opaque token, or
+ * hex(SHA-384(signature part)) of a JWT (Hydra's key), so a database dump holds no token.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { compactVerify, createLocalJWKSet, decodeProtectedHeader, SignJWT, type JWTPayload } from "jose";
+import { effectiveLifespanMs, type LifespanGrant } from "../clients/lifespans.ts";
+import type { OAuth2Client } from "../clients/types.ts";
+import type { Deps } from "../deps.ts";
+import { seal, unseal } from "../lib/crypto.ts";
+import { signingKey } from "../keys/signing.ts";
+import { publishedKeys } from "../keys/store.ts";
+import { accessTokenSet } from "../keys/types.ts";
+import type { Jwk } from "../keys/types.ts";
+import type { Db } from "../storage/db.ts";
+import type { TokenResponse } from "./grants/types.ts";
+import { generateOpaqueToken, opaqueTokenSignature } from "./opaque-token.ts";
+import { getAccessToken, getRefreshToken, insertAccessToken, type RefreshTokenRecord, type TokenRecord } from "./store.ts";
+
+/**
+ * What is kept with a token besides its columns (Hydra's oauth2.Session). Grants fill what
+ * they know; every field is optional except `ext`.
+ */
+export interface TokenSession {
+  /** Hydra's session.access_token (consent `session.access_token`): `ext` of JWT access tokens and introspection. */
+  ext: Record<string, unknown>;
+  /** Claims of ID tokens issued for this grant (authorization_code / refresh_token issues). */
+  idToken?: Record<string, unknown>;
+  /**
+   * HOOK(pairwise): the subject the client saw when it differs from the stored subject
+   * (pairwise subject identifiers). Introspection returns it as `obfuscated_subject`.
+   */
+  obfuscatedSubject?: string;
+  /** Introspection's `username` (RFC 7662 §2.2), when a grant knows one. */
+  username?: string;
+  /** The consent request this grant came from (authorization_code issue). */
+  consentChallenge?: string;
+}
+
+/** Separates the AEAD key of sessions from other sealed data (lib/crypto.ts). */
+export const sessionSealPurpose = "session";
+
+type TokenDeps = Pick<Deps, "config" | "db" | "clock">;
+
+/** Sealed under secrets.system[0] when oauth2.session.encrypt_at_rest (Hydra's default), plain JSON otherwise. */
+export function encodeSession(config: TokenDeps["config"], session: TokenSession): string {
+  const text = JSON.stringify(session);
+  return config.oauth2.session.encrypt_at_rest ? seal(config.secrets.system, text, sessionSealPurpose) : text;
+}
+
+/**
+ * Either form opens, whatever the setting is now (it may have been switched). A session
+ * that no listed secret opens reads as empty: the token still introspects, without `ext`.
+ */
+export function decodeSession(config: TokenDeps["config"], stored: string): TokenSession {
+  try {
+    const text = stored.startsWith("{") ? stored : unseal(config.secrets.system, stored, sessionSealPurpose);
+    const parsed = JSON.parse(text) as Partial<TokenSession>;
+    return { ...parsed, ext: parsed.ext && typeof parsed.ext === "object" ? parsed.ext : {} };
+  } catch {
+    return { ext: {} };
+  }
+}
+
+/** Claims a grant's session may not place at the top level of a JWT access token (they are ours). */
+const reservedClaims: ReadonlySet<string> = new Set(["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "scp", "ext"]);
+
+export interface IssueAccessTokenInput {
+  /**
+   * Ties together everything one grant issues (access, refresh, code): revocation takes the
+   * whole grant. A fresh UUID per grant; a refresh keeps its grant's id.
+   */
+  requestId: string;
+  client: Pick<OAuth2Client, "clientId" | "lifespans">;
+  /** `sub`: the client id for client_credentials, the user (or pairwise id) otherwise. */
+  subject: string;
+  grantedScope: readonly string[];
+  grantedAudience: readonly string[];
+  session: TokenSession;
+  /** Selects the per-client lifespan (`<grantType>_grant_access_token_lifespan`), else ttl.access_token. */
+  grantType: LifespanGrant;
+  /** The request time; `iat`, `nbf` and `requested_at`. */
+  now: Date;
+}
+
+export interface IssuedAccessToken {
+  /** The token to hand to the client; never logged, never stored. */
+  token: string;
+  /** The row key (see module comment). */
+  signature: string;
+  expiresAt: Date;
+  /** Seconds, for `expires_in`. */
+  expiresIn: number;
+}
+
+/**
+ * Issues one access token and writes its row with `db`, so a grant that writes several rows
+ * passes its transaction: `deps.db.transaction((tx) => issueAccessToken(deps, tx, …))`.
+ * With strategies.access_token "jwt" the token is an RFC 9068 JWT signed with the newest key
+ * of hydra.jwt.access-token; it still gets a row, so it can be revoked and introspected.
+ *
+ * @param deps the server's Deps (signing keys are cached per Deps object, so pass the same one)
+ * @example
+ *   const issued = await issueAccessToken(cx.deps, cx.deps.db, {
+ *     requestId: crypto.randomUUID(), client, subject: client.clientId,
+ *     grantedScope: ["read"], grantedAudience: [], session: { ext: {} },
+ *     grantType: "client_credentials", now: req.now,
+ *   });
+ *   return accessTokenResponse(issued, ["read"]);
+ */
+export async function issueAccessToken(deps: TokenDeps, db: Db, input: IssueAccessTokenInput): Promise<IssuedAccessToken> {
+  const { config } = deps;
+  const lifespanMs = effectiveLifespanMs(input.client, input.grantType, "access_token", config.ttl.access_token);
+  // JWT `exp` has whole seconds; the row gets the same instant so both expire together.
+  const expSeconds = Math.floor((input.now.getTime() + lifespanMs) / 1000);
+  const expiresAt = new Date(expSeconds * 1000);
+  let token: string;
+  let signature: string;
+  if (config.strategies.access_token === "jwt") {
+    token = await signJwtAccessToken(deps, input, expSeconds);
+    signature = jwtSignatureKey(token);
+  } else {
+    ({ token, signature } = generateOpaqueToken(config.secrets.system, "access_token", config.oauth2.token_prefix.access_token));
+  }
+  await insertAccessToken(db, {
+    signature,
+    requestId: input.requestId,
+    clientId: input.client.clientId,
+    subject: input.subject,
+    grantedScope: [...input.grantedScope],
+    grantedAudience: [...input.grantedAudience],
+    requestedAt: input.now,
+    expiresAt,
+    session: encodeSession(config, input.session),
+  });
+  return { token, signature, expiresAt, expiresIn: Math.max(0, expSeconds - Math.floor(input.now.getTime() / 1000)) };
+}
+
+/** RFC 6749 §5.1 body for an issued access token; grants add refresh_token / id_token. */
+export function accessTokenResponse(issued: IssuedAccessToken, grantedScope: readonly string[]): TokenResponse {
+  return { access_token: issued.token, token_type: "bearer", expires_in: issued.expiresIn, scope: grantedScope.join(" ") };
+}
+
+/**
+ * RFC 9068 §2.2 claims plus Hydra's (`scp`, `ext`, `client_id`); `aud` is the granted
+ * audience as an array, as Hydra writes it (empty when none was granted).
+ */
+async function signJwtAccessToken(deps: TokenDeps, input: IssueAccessTokenInput, exp: number): Promise<string> {
+  const { config } = deps;
+  const iat = Math.floor(input.now.getTime() / 1000);
+  const topLevel: JWTPayload = {};
+  for (const claim of config.oauth2.allowed_top_level_claims) {
+    if (!reservedClaims.has(claim) && Object.hasOwn(input.session.ext, claim)) topLevel[claim] = input.session.ext[claim];
+  }
+  const payload: JWTPayload = {
+    ...topLevel,
+    iss: config.urls.self.issuer,
+    sub: input.subject,
+    aud: [...input.grantedAudience],
+    exp,
+    iat,
+    ...(config.oauth2.exclude_not_before_claim ? {} : { nbf: iat }),
+    jti: randomUUID(),
+    client_id: input.client.clientId,
+    scope: input.grantedScope.join(" "),
+    scp: [...input.grantedScope],
+    ext: input.session.ext,
+  };
+  const key = await signingKey(deps, accessTokenSet);
+  return new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "at+jwt" }).sign(key.key);
+}
+
+/** Hydra's row key of a JWT access token: hex(SHA-384(signature part)). */
+export function jwtSignatureKey(jwt: string): string {
+  return createHash("sha384").update(jwt.slice(jwt.lastIndexOf(".") + 1)).digest("hex");
+}
+
+function looksLikeJwt(token: string): boolean {
+  return /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token) && token.length <= 16 * 1024;
+}
+
+/** A presented token found in storage. */
+export type FoundToken = { use: "access_token"; record: TokenRecord } | { use: "refresh_token"; record: RefreshTokenRecord };
+
+/**
+ * Finds the row of a presented token, whatever its kind: an opaque access or refresh token
+ * (the HMAC purpose tells them apart even with empty prefixes), or a JWT access token. Does
+ * not judge expiry or activity. `verifyJwt` checks a JWT's signature against the access-token
+ * keys first (introspection); revocation skips it, as knowing the signature part is enough
+ * to own the row.
+ */
+export async function findToken(deps: TokenDeps, token: string, options: { verifyJwt: boolean }): Promise<FoundToken | undefined> {
+  const { config, db } = deps;
+  const secrets = config.secrets.system;
+  const prefixes = config.oauth2.token_prefix;
+  if (looksLikeJwt(token)) {
+    if (options.verifyJwt && !(await verifyAccessTokenJwt(deps, token))) return undefined;
+    const record = await getAccessToken(db, jwtSignatureKey(token));
+    return record ? { use: "access_token", record } : undefined;
+  }
+  const access = opaqueTokenSignature(secrets, "access_token", prefixes.access_token, token);
+  if (access) {
+    const record = await getAccessToken(db, access);
+    return record ? { use: "access_token", record } : undefined;
+  }
+  const refresh = opaqueTokenSignature(secrets, "refresh_token", prefixes.refresh_token, token);
+  if (refresh) {
+    const record = await getRefreshToken(db, refresh);
+    return record ? { use: "refresh_token", record } : undefined;
+  }
+  return undefined;
+}
+
+/** The public keys of hydra.jwt.access-token, cached briefly per Deps; reread on an unknown kid. */
+interface VerifyKeys {
+  loadedAt: number;
+  kids: Set<string>;
+  keySet: ReturnType<typeof createLocalJWKSet>;
+}
+const verifyKeyCaches = new WeakMap<object, VerifyKeys>();
+const verifyKeysMaxAgeMs = 30_000;
+
+async function loadVerifyKeys(deps: TokenDeps): Promise<VerifyKeys> {
+  const keys: Jwk[] = await publishedKeys(deps.db, [accessTokenSet]);
+  const entry = { loadedAt: deps.clock.now().getTime(), kids: new Set(keys.map((k) => k.kid)), keySet: createLocalJWKSet({ keys }) };
+  verifyKeyCaches.set(deps, entry);
+  return entry;
+}
+
+/** Whether a JWT was signed by one of our access-token keys (expiry is the row's business). */
+async function verifyAccessTokenJwt(deps: TokenDeps, token: string): Promise<boolean> {
+  let kid: string | undefined;
+  try {
+    const header = decodeProtectedHeader(token);
+    if (header.typ !== "at+jwt") return false;
+    kid = header.kid;
+  } catch {
+    return false;
+  }
+  let keys = verifyKeyCaches.get(deps);
+  const now = deps.clock.now().getTime();
+  // A key created in this or another process signs at once: an unknown kid rereads the set.
+  if (!keys || now - keys.loadedAt > verifyKeysMaxAgeMs || (kid !== undefined && !keys.kids.has(kid))) keys = await loadVerifyKeys(deps);
+  try {
+    // The signature only: expiry is judged from the row, with the server's clock.
+    await compactVerify(token, keys.keySet);
+    return true;
+  } catch {
+    return false;
+  }
+}
