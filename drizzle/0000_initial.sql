@@ -77,6 +77,53 @@ CREATE TABLE "trusted_jwt_issuers" (
 	"expires_at" timestamp with time zone NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "oauth2_flows" (
+	"id" text PRIMARY KEY NOT NULL,
+	"state" text NOT NULL,
+	"client_id" text NOT NULL,
+	"subject" text DEFAULT '' NOT NULL,
+	"login_session_id" text NOT NULL,
+	"requested_at" timestamp with time zone NOT NULL,
+	"request" jsonb NOT NULL,
+	"login_challenge" text NOT NULL,
+	"login_challenge_sealed" text NOT NULL,
+	"login_csrf" text NOT NULL,
+	"login_verifier" text,
+	"login_skip" boolean DEFAULT false NOT NULL,
+	"authenticated_at" timestamp with time zone,
+	"login" jsonb,
+	"consent_challenge" text,
+	"consent_challenge_sealed" text,
+	"consent_csrf" text,
+	"consent_verifier" text,
+	"consent_verifier_sealed" text,
+	"consent_skip" boolean DEFAULT false NOT NULL,
+	"consent" jsonb,
+	"consent_error" boolean DEFAULT false NOT NULL,
+	"consent_remember" boolean DEFAULT false NOT NULL,
+	"consent_remember_for" integer DEFAULT 0 NOT NULL,
+	"consent_handled_at" timestamp with time zone,
+	"subject_identifier" text,
+	"request_id" text,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "oauth2_login_sessions" (
+	"id" text PRIMARY KEY NOT NULL,
+	"subject" text NOT NULL,
+	"authenticated_at" timestamp with time zone NOT NULL,
+	"remember" boolean DEFAULT false NOT NULL,
+	"expires_at" timestamp with time zone,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "oauth2_obfuscated_subjects" (
+	"client_id" text NOT NULL,
+	"subject" text NOT NULL,
+	"obfuscated" text NOT NULL,
+	CONSTRAINT "oauth2_obfuscated_subjects_client_id_subject_pk" PRIMARY KEY("client_id","subject")
+);
+--> statement-breakpoint
 CREATE INDEX "oauth2_clients_client_name_idx" ON "oauth2_clients" USING btree ("client_name");--> statement-breakpoint
 CREATE INDEX "oauth2_clients_owner_idx" ON "oauth2_clients" USING btree ("owner");--> statement-breakpoint
 CREATE INDEX "oauth2_clients_id_c_idx" ON "oauth2_clients" USING btree ("id" collate "C");--> statement-breakpoint
@@ -91,4 +138,14 @@ CREATE INDEX "oauth2_refresh_tokens_request_id_idx" ON "oauth2_refresh_tokens" U
 CREATE INDEX "oauth2_refresh_tokens_client_id_idx" ON "oauth2_refresh_tokens" USING btree ("client_id");--> statement-breakpoint
 CREATE INDEX "oauth2_refresh_tokens_expires_at_idx" ON "oauth2_refresh_tokens" USING btree ("expires_at");--> statement-breakpoint
 CREATE INDEX "trusted_jwt_issuers_issuer_idx" ON "trusted_jwt_issuers" USING btree ("issuer");--> statement-breakpoint
-CREATE INDEX "trusted_jwt_issuers_expires_at_idx" ON "trusted_jwt_issuers" USING btree ("expires_at");
+CREATE INDEX "trusted_jwt_issuers_expires_at_idx" ON "trusted_jwt_issuers" USING btree ("expires_at");--> statement-breakpoint
+CREATE UNIQUE INDEX "oauth2_flows_login_challenge_idx" ON "oauth2_flows" USING btree ("login_challenge");--> statement-breakpoint
+CREATE UNIQUE INDEX "oauth2_flows_login_verifier_idx" ON "oauth2_flows" USING btree ("login_verifier");--> statement-breakpoint
+CREATE UNIQUE INDEX "oauth2_flows_consent_challenge_idx" ON "oauth2_flows" USING btree ("consent_challenge");--> statement-breakpoint
+CREATE UNIQUE INDEX "oauth2_flows_consent_verifier_idx" ON "oauth2_flows" USING btree ("consent_verifier");--> statement-breakpoint
+CREATE INDEX "oauth2_flows_subject_client_id_idx" ON "oauth2_flows" USING btree ("subject","client_id");--> statement-breakpoint
+CREATE INDEX "oauth2_flows_requested_at_idx" ON "oauth2_flows" USING btree ("requested_at");--> statement-breakpoint
+CREATE INDEX "oauth2_flows_request_id_idx" ON "oauth2_flows" USING btree ("request_id");--> statement-breakpoint
+CREATE INDEX "oauth2_login_sessions_subject_idx" ON "oauth2_login_sessions" USING btree ("subject");--> statement-breakpoint
+CREATE INDEX "oauth2_login_sessions_expires_at_idx" ON "oauth2_login_sessions" USING btree ("expires_at");--> statement-breakpoint
+CREATE INDEX "oauth2_obfuscated_subjects_client_id_obfuscated_idx" ON "oauth2_obfuscated_subjects" USING btree ("client_id","obfuscated");

@@ -12,7 +12,6 @@ import type { Db } from "../storage/db.ts";
 import { applyPatch, JsonPatchError, readPatch, type PatchOperation } from "./json-patch.ts";
 import { clientInputSchema, parseClientInput, parseLifespans, type ClientInput, type ClientInputSchema } from "./schemas.ts";
 import { forgetClientSecret, generateClientSecret, hashClientSecret } from "./secrets.ts";
-import { checkSectorIdentifier } from "./sector-identifier.ts";
 import { deleteClient, getClient, insertClient, listClients, updateClient, type SecretChange } from "./store.ts";
 import { roundToSecond, toWire, usesClientSecret, type OAuth2Client, type StoredClient } from "./types.ts";
 
@@ -33,7 +32,7 @@ async function mustGetClient(db: Db, id: string): Promise<StoredClient> {
  * a client that authenticates with a secret but has none gets a generated one; a public
  * client keeps none. Only a new secret is ever returned, once.
  */
-export async function planSecret(deps: Deps, input: ClientInput, hasStoredSecret: boolean): Promise<{ change: SecretChange; plaintext?: string }> {
+async function planSecret(deps: Deps, input: ClientInput, hasStoredSecret: boolean): Promise<{ change: SecretChange; plaintext?: string }> {
   const method = input.fields.tokenEndpointAuthMethod;
   if (method === "none") return { change: hasStoredSecret ? { kind: "clear" } : { kind: "keep" } };
   const plaintext = input.clientSecret ?? (usesClientSecret(method) && !hasStoredSecret ? generateClientSecret() : undefined);
@@ -45,12 +44,11 @@ function now(deps: Deps): Date {
   return roundToSecond(deps.clock.now());
 }
 
-export function createOAuth2Client(deps: Deps, schema: ClientInputSchema = clientInputSchema(deps.config, deps.mode)): Handler {
+export function createOAuth2Client(deps: Deps, schema: ClientInputSchema = clientInputSchema(deps.config)): Handler {
   return async (req) => {
     const input = parseClientInput(schema, await readJson(req));
     const at = now(deps);
     const client: OAuth2Client = { ...input.fields, clientId: input.fields.clientId || crypto.randomUUID(), createdAt: at, updatedAt: at };
-    await checkSectorIdentifier(deps, client);
     const { change, plaintext } = await planSecret(deps, input, false);
     const created = await insertClient(deps.db, client, change.kind === "set" ? change.hash : null);
     if (!created) throw conflict();
@@ -82,7 +80,6 @@ export function getOAuth2Client(deps: Deps): Handler {
 
 /** Writes a full replacement of a stored client; shared by PUT and PATCH. */
 async function replaceClient(deps: Deps, stored: StoredClient, input: ClientInput): Promise<Response> {
-  await checkSectorIdentifier(deps, input.fields, stored);
   const { change, plaintext } = await planSecret(deps, input, stored.secretHash !== null);
   const client: OAuth2Client = { ...input.fields, clientId: stored.clientId, createdAt: stored.createdAt, updatedAt: now(deps) };
   const updated = await updateClient(deps.db, client, change);
@@ -91,7 +88,7 @@ async function replaceClient(deps: Deps, stored: StoredClient, input: ClientInpu
   return json(toWire(client, { clientSecret: plaintext }));
 }
 
-export function updateOAuth2Client(deps: Deps, schema: ClientInputSchema = clientInputSchema(deps.config, deps.mode)): Handler {
+export function updateOAuth2Client(deps: Deps, schema: ClientInputSchema = clientInputSchema(deps.config)): Handler {
   return async (req) => {
     const body = await readJson(req);
     const stored = await mustGetClient(deps.db, idParam(req));
@@ -114,7 +111,7 @@ function writesClientId(op: PatchOperation): boolean {
   }
 }
 
-export function patchOAuth2Client(deps: Deps, schema: ClientInputSchema = clientInputSchema(deps.config, deps.mode)): Handler {
+export function patchOAuth2Client(deps: Deps, schema: ClientInputSchema = clientInputSchema(deps.config)): Handler {
   return async (req) => {
     const body = await readJson(req);
     const stored = await mustGetClient(deps.db, idParam(req));
@@ -172,7 +169,7 @@ export function deleteOAuth2Client(deps: Deps): Handler {
 
 export function clientRoutes(deps: Deps): RouteTable {
   // One schema for the server's configuration, built once.
-  const schema = clientInputSchema(deps.config, deps.mode);
+  const schema = clientInputSchema(deps.config);
   return {
     [clientsPath]: { GET: listOAuth2Clients(deps), POST: createOAuth2Client(deps, schema) },
     [`${clientsPath}/:id`]: {

@@ -16,7 +16,10 @@ export const grantTypes = [
   "urn:ietf:params:oauth:grant-type:jwt-bearer",
 ] as const;
 
-/** Response types Hydra v1 advertises (oauth2/handler.go discovery), as sets: order inside one entry is free. */
+/**
+ * Response types the authorization endpoint serves, as sets: order inside one entry is free.
+ * Hydra's discovery list plus `code token` (OIDC Core §3.3, which fosite's hybrid handler serves too).
+ */
 export const responseTypeSets: readonly (readonly string[])[] = [
   ["code"],
   ["code", "id_token"],
@@ -24,6 +27,7 @@ export const responseTypeSets: readonly (readonly string[])[] = [
   ["id_token", "token"],
   ["token"],
   ["code", "id_token", "token"],
+  ["code", "token"],
 ];
 
 /** Hydra's supportedAuthTokenSigningAlgs for private_key_jwt (client/validator.go). */

@@ -6,6 +6,10 @@
 import type { Config } from "../config/schema.ts";
 import type { Deps } from "../deps.ts";
 import { firstStartKeySpec } from "../keys/defaults.ts";
+import { grantHandlers } from "../oauth2/grants/index.ts";
+import { codeChallengeMethods } from "../oauth2/pkce.ts";
+import { requestObjectSigningAlgs } from "../oauth2/request-object.ts";
+import { responseModes } from "../oauth2/response-modes.ts";
 import { preserialized, type Handler } from "../server/http.ts";
 
 /**
@@ -16,13 +20,9 @@ import { preserialized, type Handler } from "../server/http.ts";
  * to ["client_secret_basic"]; OIDC Discovery: request_uri_parameter_supported to true).
  *
  * Later issues extend it where they implement the feature (Hydra v1's values, hydra-v1 §1.1.1):
- * - token endpoint (oauth2/token.ts, grants/*): grantTypes (authorization_code,
- *   client_credentials, refresh_token), tokenEndpointAuthMethods (client_secret_post,
- *   client_secret_basic, private_key_jwt, none).
- * - authorize endpoint (oauth2/authorize.ts): responseTypes, responseModes (query, fragment),
- *   codeChallengeMethods (S256 only; Hydra lists plain but rejects it), requestParameter,
- *   requestUriParameter, requireRequestUriRegistration, requestObjectSigningAlgs, and
- *   "implicit" in grantTypes with the implicit response types.
+ * - token endpoint grants: listed from oauth2/grants/index.ts (see advertisedGrantTypes).
+ * - authorize endpoint (oauth2/authorize.ts): done (response types and modes, PKCE methods,
+ *   request objects, "implicit").
  * - userinfo (oauth2/userinfo.ts): userinfoSigningAlgs (none, RS256).
  * - logout (flows/logout.ts): front/backchannel logout flags.
  */
@@ -45,21 +45,32 @@ export interface Capabilities {
   frontchannelLogoutSession: boolean;
 }
 
-/** Only discovery and JWKS exist so far. */
+/**
+ * Grant types Hydra v1 advertises (hydra-v1 §1.1.1); jwt-bearer is served but, as in Hydra,
+ * not listed. A token-endpoint grant is listed once its module is in oauth2/grants/index.ts.
+ */
+const advertisedGrantTypes: readonly string[] = ["authorization_code", "implicit", "client_credentials", "refresh_token"];
+
+/** What is implemented so far: discovery, JWKS, the token endpoint (clients/auth.ts, oauth2/grants/), revocation. */
 export function currentCapabilities(config: Config): Capabilities {
   return {
-    grantTypes: [],
-    responseTypes: [],
-    responseModes: [],
-    tokenEndpointAuthMethods: [],
+    // In Hydra's order. "implicit" is served by the authorization endpoint (oauth2/authorize.ts).
+    grantTypes: advertisedGrantTypes.filter((t) => t === "implicit" || grantHandlers.some((g) => g.grantType === t)),
+    // Every combination oauth2/authorize.ts issues, in Hydra's order.
+    responseTypes: ["code", "code id_token", "id_token", "token id_token", "token", "token id_token code", "code token"],
+    responseModes: [...responseModes],
+    // Hydra's list and order; every one is accepted by clients/auth.ts.
+    tokenEndpointAuthMethods: ["client_secret_post", "client_secret_basic", "private_key_jwt", "none"],
     // The algorithm of the ID-token key generated on first start (REQUIRED field, OIDC
     // Discovery §3). The issue that signs ID tokens must keep this equal to what it signs with.
     idTokenSigningAlgs: [firstStartKeySpec(config).alg],
     userinfoSigningAlgs: [],
-    requestObjectSigningAlgs: [],
-    codeChallengeMethods: [],
-    requestParameter: false,
-    requestUriParameter: false,
+    requestObjectSigningAlgs: [...requestObjectSigningAlgs],
+    // S256 only: plain is refused (oauth2/pkce.ts), so it is not listed (Hydra lists it anyway).
+    codeChallengeMethods: [...codeChallengeMethods],
+    requestParameter: true,
+    requestUriParameter: true,
+    // Only clients that register request_uris are held to them (fosite), so registration is not required.
     requireRequestUriRegistration: false,
     claimsParameter: false,
     backchannelLogout: false,
@@ -74,6 +85,41 @@ function under(base: string, path: string): string {
   return new URL(path, base).toString();
 }
 
+/**
+ * The token endpoint's URL as published (webfinger.oidc_discovery.token_url, else
+ * <public>/oauth2/token): what a client assertion's or a jwt-bearer grant's `aud` names.
+ */
+export function tokenEndpointUrl(config: Pick<Config, "urls" | "webfinger">): string {
+  return config.webfinger.oidc_discovery.token_url || under(config.urls.self.public, "oauth2/token");
+}
+
+/**
+ * The authorization endpoint's URL as published (webfinger.oidc_discovery.auth_url, else
+ * <public>/oauth2/auth): the base of a login request's request_url (Hydra OAuth2AuthURL).
+ */
+export function authorizationEndpointUrl(config: Pick<Config, "urls" | "webfinger">): string {
+  return config.webfinger.oidc_discovery.auth_url || under(config.urls.self.public, "oauth2/auth");
+}
+
+/**
+ * webfinger.oidc_discovery.client_registration_url when set (Hydra publishes it as is, e.g. a
+ * registration service elsewhere); else <public>/oauth2/register when dynamic registration is
+ * enabled (clients/dynamic-registration.ts); else none (omitted from the document).
+ */
+export function registrationEndpointUrl(config: Pick<Config, "urls" | "webfinger" | "oidc">): string | undefined {
+  if (config.webfinger.oidc_discovery.client_registration_url) return config.webfinger.oidc_discovery.client_registration_url;
+  return config.oidc.dynamic_client_registration.enabled ? under(config.urls.self.public, "oauth2/register") : undefined;
+}
+
+/**
+ * oidc.subject_identifiers.supported_types, without pairwise when access tokens are JWTs:
+ * their `sub` would give the user away across clients (Hydra SubjectTypesSupported).
+ */
+export function subjectTypesSupported(config: Pick<Config, "oidc" | "strategies">): string[] {
+  const types = config.oidc.subject_identifiers.supported_types;
+  return config.strategies.access_token === "jwt" ? types.filter((t) => t !== "pairwise") : [...types];
+}
+
 /** Hydra v1's WellKnownHandler document, field for field and in its order. */
 export function buildOpenIdConfiguration(config: Config, can: Capabilities = currentCapabilities(config)) {
   const issuer = config.urls.self.issuer;
@@ -81,11 +127,11 @@ export function buildOpenIdConfiguration(config: Config, can: Capabilities = cur
   const discovery = config.webfinger.oidc_discovery;
   return {
     issuer,
-    authorization_endpoint: discovery.auth_url || under(publicUrl, "oauth2/auth"),
-    ...(discovery.client_registration_url ? { registration_endpoint: discovery.client_registration_url } : {}),
-    token_endpoint: discovery.token_url || under(publicUrl, "oauth2/token"),
+    authorization_endpoint: authorizationEndpointUrl(config),
+    ...(registrationEndpointUrl(config) ? { registration_endpoint: registrationEndpointUrl(config) } : {}),
+    token_endpoint: tokenEndpointUrl(config),
     jwks_uri: discovery.jwks_url || under(issuer, ".well-known/jwks.json"),
-    subject_types_supported: [...config.oidc.subject_identifiers.supported_types],
+    subject_types_supported: subjectTypesSupported(config),
     response_types_supported: can.responseTypes,
     claims_supported: [...new Set(["sub", ...discovery.supported_claims])],
     grant_types_supported: can.grantTypes,

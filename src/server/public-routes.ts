@@ -1,7 +1,10 @@
 /** @module Every path of the public listener (Hydra v1). Admin handlers are never imported here. */
 import type { Deps } from "../deps.ts";
 import { discoveryRoutes } from "../discovery/routes.ts";
+import { fallbackRoutes } from "../flows/fallbacks.ts";
 import { healthRoutes } from "../health/routes.ts";
+import { authorizeRoutes } from "../oauth2/authorize.ts";
+import { oauth2PublicRoutes } from "../oauth2/routes.ts";
 import type { RouteTable } from "./http.ts";
 
 /** Paths that get CORS on the public listener, as Hydra's OAuth2AwareMiddleware. */
@@ -17,5 +20,8 @@ export function publicRoutes(deps: Deps): RouteTable {
   return {
     ...healthRoutes(deps),
     ...discoveryRoutes(deps),
+    ...oauth2PublicRoutes(deps),
+    ...authorizeRoutes(deps),
+    ...fallbackRoutes(deps),
   };
 }

@@ -280,8 +280,8 @@ for (const backend of backends) {
         ],
         [
           "unknown response type",
-          { response_types: ["code token"] },
-          "Field response_types contains the unsupported response type 'code token'; supported are code, code id_token, id_token, id_token token, token, code id_token token.",
+          { response_types: ["code none"] },
+          "Field response_types contains the unsupported response type 'code none'; supported are code, code id_token, id_token, id_token token, token, code id_token token, code token.",
         ],
         ["scope with a double space", { scope: "openid  offline" }, "Field scope must be scope tokens separated by single spaces (RFC 6749 Section 3.3), got 'openid  offline'."],
         ["scope with a quote", { scope: 'openid "x"' }, "Field scope must be scope tokens separated by single spaces (RFC 6749 Section 3.3), got 'openid 'x''."],

@@ -40,23 +40,25 @@ afterAll(async () => {
   await backends?.stop();
 });
 
-/** What Gatehouse can do now: discovery and JWKS only; later issues fill these lists. */
+/** What Gatehouse can do now: discovery, JWKS and the token endpoint; later issues fill the other lists. */
 const nothingYet = {
-  response_types_supported: [],
-  grant_types_supported: [],
-  response_modes_supported: [],
-  token_endpoint_auth_methods_supported: [],
+  // The authorization endpoint (oauth2/authorize.ts): Hydra's response types plus "code token".
+  response_types_supported: ["code", "code id_token", "id_token", "token id_token", "token", "token id_token code", "code token"],
+  grant_types_supported: ["implicit", "client_credentials"],
+  response_modes_supported: ["query", "fragment", "form_post"],
+  token_endpoint_auth_methods_supported: ["client_secret_post", "client_secret_basic", "private_key_jwt", "none"],
   userinfo_signing_alg_values_supported: [],
-  request_parameter_supported: false,
-  request_uri_parameter_supported: false,
+  request_parameter_supported: true,
+  request_uri_parameter_supported: true,
   require_request_uri_registration: false,
   claims_parameter_supported: false,
   backchannel_logout_supported: false,
   backchannel_logout_session_supported: false,
   frontchannel_logout_supported: false,
   frontchannel_logout_session_supported: false,
-  request_object_signing_alg_values_supported: [],
-  code_challenge_methods_supported: [],
+  request_object_signing_alg_values_supported: ["none", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"],
+  // S256 only: plain is refused (Hydra advertises it anyway).
+  code_challenge_methods_supported: ["S256"],
 };
 
 describe.each(backendNames)("on %s", (name) => {

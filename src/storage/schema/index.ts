@@ -2,3 +2,4 @@
 export * from "./clients.ts";
 export * from "./keys.ts";
 export * from "./tokens.ts";
+export * from "./flows.ts";

@@ -1,0 +1,274 @@
+/**
+ * @module Admin API of the login/consent flow (Hydra v1 consent/handler.go):
+ * /oauth2/auth/requests/{login,consent}[/accept|/reject] and /oauth2/auth/sessions/{login,consent}.
+ * Handlers are named after Hydra's operationIds. Wire bodies follow consent/types.go.
+ */
+import { getClient } from "../clients/store.ts";
+import { toWire, type StoredClient } from "../clients/types.ts";
+import type { Deps } from "../deps.ts";
+import { conflict, invalidRequest, notFound } from "../errors.ts";
+import { revokeGrant } from "../oauth2/store.ts";
+import { json, type Handler, type RouteTable } from "../server/http.ts";
+import { paginationHeaders, parsePage } from "../server/pagination.ts";
+import type { Db } from "../storage/db.ts";
+import { flowSignatures, newFlowValue, unsealFlowValue } from "./challenge.ts";
+import {
+  acceptConsent,
+  acceptLogin,
+  consentVisibleStates,
+  deniedError,
+  loginVisibleStates,
+  rejectConsent,
+  rejectLogin,
+  type Flow,
+  type FlowState,
+} from "./flow.ts";
+import { readAcceptConsent, readAcceptLogin, readReject } from "./schemas.ts";
+import {
+  deleteAuthorizationCodesOfRequest,
+  deleteConsentSessions,
+  deleteLoginSessionsOfSubject,
+  getFlowByConsentChallenge,
+  getFlowByLoginChallenge,
+  listConsentSessions,
+  saveFlow,
+} from "./store.ts";
+import { withQuery } from "./urls.ts";
+
+export const loginRequestPath = "/oauth2/auth/requests/login";
+export const consentRequestPath = "/oauth2/auth/requests/consent";
+export const sessionsPath = "/oauth2/auth/sessions";
+
+/** The challenge from `login_challenge`/`consent_challenge`, or the legacy `challenge`. */
+function challengeOf(req: Request, name: "login_challenge" | "consent_challenge"): string {
+  const query = new URL(req.url).searchParams;
+  const challenge = query.get(name) || query.get("challenge");
+  if (!challenge) throw invalidRequest(undefined, { hint: "Query parameter 'challenge' is not defined but should have been." });
+  return challenge;
+}
+
+async function loginFlow(deps: Deps, challenge: string): Promise<Flow> {
+  const flow = challenge.length <= 256 ? await getFlowByLoginChallenge(deps.db, flowSignatures(deps.config, "login_challenge", challenge)) : undefined;
+  if (!flow) throw notFound();
+  return flow;
+}
+
+async function consentFlow(deps: Deps, challenge: string): Promise<Flow> {
+  const flow = challenge.length <= 256 ? await getFlowByConsentChallenge(deps.db, flowSignatures(deps.config, "consent_challenge", challenge)) : undefined;
+  if (!flow) throw notFound();
+  return flow;
+}
+
+async function clientOf(db: Db, flow: Flow): Promise<StoredClient> {
+  const client = await getClient(db, flow.clientId);
+  if (!client) throw notFound();
+  return client;
+}
+
+/** Hydra's LoginRequest, field for field. */
+function loginRequestWire(flow: Flow, challenge: string, client: StoredClient) {
+  return {
+    challenge,
+    requested_scope: flow.request.scope,
+    requested_access_token_audience: flow.request.audience,
+    skip: flow.loginSkip,
+    // The subject the request was created with: the remembered one, "" for a fresh login.
+    subject: flow.loginSkip ? flow.subject : "",
+    oidc_context: flow.request.oidcContext,
+    client: toWire(client),
+    request_url: flow.request.requestUrl,
+    session_id: flow.loginSessionId,
+  };
+}
+
+/** Hydra's ConsentRequest, field for field. */
+function consentRequestWire(deps: Deps, flow: Flow, challenge: string, client: StoredClient) {
+  const login = flow.login && "accepted" in flow.login ? flow.login.accepted : undefined;
+  return {
+    challenge,
+    requested_scope: flow.request.scope,
+    requested_access_token_audience: flow.request.audience,
+    skip: flow.consentSkip,
+    subject: flow.subject,
+    oidc_context: flow.request.oidcContext,
+    client: toWire(client),
+    request_url: flow.request.requestUrl,
+    login_challenge: unsealFlowValue(deps.config, flow.loginChallengeSealed),
+    login_session_id: flow.loginSessionId,
+    acr: login?.acr ?? "",
+    amr: login?.amr ?? [],
+    ...(login?.context !== undefined && login.context !== null ? { context: login.context } : {}),
+  };
+}
+
+/** 410 with the URL that restarts the flow (Hydra RequestWasHandledResponse). */
+function gone(flow: Flow): Response {
+  return json({ redirect_to: flow.request.requestUrl }, 410);
+}
+
+export function getLoginRequest(deps: Deps): Handler {
+  return async (req) => {
+    const challenge = challengeOf(req, "login_challenge");
+    const flow = await loginFlow(deps, challenge);
+    if (!loginVisibleStates.includes(flow.state)) return gone(flow);
+    return json(loginRequestWire(flow, challenge, await clientOf(deps.db, flow)));
+  };
+}
+
+/** Saves a login answer; a lost race (another accept/reject first) is a 409 like a second answer. */
+async function answerLogin(deps: Deps, flow: Flow, next: Flow, verifier: string): Promise<Response> {
+  const saved = await saveFlow(deps.db, next, ["login_requested"], deps.clock.now());
+  if (!saved) throw conflict();
+  return json({ redirect_to: withQuery(flow.request.requestUrl, "login_verifier", verifier) });
+}
+
+export function acceptLoginRequest(deps: Deps): Handler {
+  return async (req) => {
+    const challenge = challengeOf(req, "login_challenge");
+    const input = await readAcceptLogin(req);
+    if (!input.subject) throw invalidRequest(undefined, { hint: "Field 'subject' must not be empty." });
+    const flow = await loginFlow(deps, challenge);
+    const verifier = newFlowValue(deps.config, "login_verifier");
+    return answerLogin(deps, flow, acceptLogin(flow, input, verifier.signature, deps.clock.now()), verifier.value);
+  };
+}
+
+export function rejectLoginRequest(deps: Deps): Handler {
+  return async (req) => {
+    const challenge = challengeOf(req, "login_challenge");
+    const denied = deniedError(await readReject(req), "login request denied");
+    const flow = await loginFlow(deps, challenge);
+    const verifier = newFlowValue(deps.config, "login_verifier");
+    return answerLogin(deps, flow, rejectLogin(flow, denied, verifier.signature), verifier.value);
+  };
+}
+
+export function getConsentRequest(deps: Deps): Handler {
+  return async (req) => {
+    const challenge = challengeOf(req, "consent_challenge");
+    const flow = await consentFlow(deps, challenge);
+    if (!consentVisibleStates.includes(flow.state)) return gone(flow);
+    return json(consentRequestWire(deps, flow, challenge, await clientOf(deps.db, flow)));
+  };
+}
+
+/** The consent verifier: one per consent request, so a repeated answer redirects with the same one. */
+function consentVerifier(deps: Deps, flow: Flow): { value: string; signature: string; sealed: string } {
+  if (flow.consentVerifierSealed && flow.consentVerifier) {
+    return { value: unsealFlowValue(deps.config, flow.consentVerifierSealed), signature: flow.consentVerifier, sealed: flow.consentVerifierSealed };
+  }
+  return newFlowValue(deps.config, "consent_verifier");
+}
+
+async function answerConsent(deps: Deps, challenge: string, answer: (flow: Flow, verifier: { signature: string; sealed: string }) => Flow): Promise<Response> {
+  // Two tries: a concurrent first answer may mint the verifier between our read and write.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const flow = await consentFlow(deps, challenge);
+    const verifier = consentVerifier(deps, flow);
+    const next = answer(flow, verifier);
+    const saved = await saveFlow(deps.db, next, consentVisibleStates as FlowState[], deps.clock.now(), flow.consentVerifier ?? null);
+    if (saved) return json({ redirect_to: withQuery(flow.request.requestUrl, "consent_verifier", verifier.value) });
+  }
+  // Redeemed in between: as an answer after use.
+  throw conflict(undefined, { hint: "The consent request was already used and can no longer be changed." });
+}
+
+export function acceptConsentRequest(deps: Deps): Handler {
+  return async (req) => {
+    const challenge = challengeOf(req, "consent_challenge");
+    const input = await readAcceptConsent(req);
+    return answerConsent(deps, challenge, (flow, verifier) => acceptConsent(flow, input, verifier, deps.clock.now()));
+  };
+}
+
+export function rejectConsentRequest(deps: Deps): Handler {
+  return async (req) => {
+    const challenge = challengeOf(req, "consent_challenge");
+    const denied = deniedError(await readReject(req), "consent request denied");
+    return answerConsent(deps, challenge, (flow, verifier) => rejectConsent(flow, denied, verifier, deps.clock.now()));
+  };
+}
+
+function subjectOf(query: URLSearchParams): string {
+  const subject = query.get("subject");
+  if (!subject) throw invalidRequest(undefined, { hint: "Query parameter 'subject' is not defined but should have been." });
+  return subject;
+}
+
+/** GET /oauth2/auth/sessions/consent: a subject's granted consent (Hydra PreviousConsentSession). */
+export function listSubjectConsentSessions(deps: Deps): Handler {
+  return async (req) => {
+    const url = new URL(req.url);
+    const subject = subjectOf(url.searchParams);
+    const { limit, offset } = parsePage(url.searchParams, 100, 500);
+    const { flows, total } = await listConsentSessions(deps.db, subject, limit, offset, deps.clock.now());
+    const clients = new Map<string, StoredClient | undefined>();
+    const items = [];
+    for (const flow of flows) {
+      if (!clients.has(flow.clientId)) clients.set(flow.clientId, await getClient(deps.db, flow.clientId));
+      const client = clients.get(flow.clientId);
+      const granted = flow.consent && "accepted" in flow.consent ? flow.consent.accepted : undefined;
+      if (!client || !granted || !flow.consentChallengeSealed) continue;
+      items.push({
+        grant_scope: granted.grantScope,
+        grant_access_token_audience: granted.grantAudience,
+        session: granted.session,
+        remember: granted.remember,
+        remember_for: granted.rememberFor,
+        handled_at: granted.handledAt,
+        consent_request: consentRequestWire(deps, flow, unsealFlowValue(deps.config, flow.consentChallengeSealed), client),
+      });
+    }
+    return json(items, 200, paginationHeaders(url, total, limit, offset));
+  };
+}
+
+/**
+ * DELETE /oauth2/auth/sessions/consent?subject=&client= (or &all=true): deletes the consent
+ * and revokes what it issued — access and refresh tokens (oauth2/store.ts revokeGrant) and
+ * unredeemed codes — in one transaction. 204 even when there was nothing (Hydra).
+ */
+export function revokeConsentSessions(deps: Deps): Handler {
+  return async (req) => {
+    const query = new URL(req.url).searchParams;
+    const subject = subjectOf(query);
+    const client = query.get("client") || undefined;
+    const all = query.get("all") === "true";
+    if (!client && !all) {
+      throw invalidRequest(undefined, { hint: "Query parameter both 'client' and 'all' is not defined but one of them should have been." });
+    }
+    await deps.db.transaction(async (txRaw) => {
+      const tx = txRaw as unknown as Db;
+      const deleted = await deleteConsentSessions(tx, subject, client);
+      for (const d of deleted) {
+        if (!d.requestId) continue;
+        await revokeGrant(tx, d.requestId, d.clientId);
+        await deleteAuthorizationCodesOfRequest(tx, d.requestId);
+      }
+    });
+    return new Response(null, { status: 204 });
+  };
+}
+
+/** DELETE /oauth2/auth/sessions/login?subject=: forgets every remembered login of the subject. */
+export function revokeAuthenticationSession(deps: Deps): Handler {
+  return async (req) => {
+    const subject = subjectOf(new URL(req.url).searchParams);
+    await deleteLoginSessionsOfSubject(deps.db, subject);
+    return new Response(null, { status: 204 });
+  };
+}
+
+export function flowRoutes(deps: Deps): RouteTable {
+  return {
+    [loginRequestPath]: { GET: getLoginRequest(deps) },
+    [`${loginRequestPath}/accept`]: { PUT: acceptLoginRequest(deps) },
+    [`${loginRequestPath}/reject`]: { PUT: rejectLoginRequest(deps) },
+    [consentRequestPath]: { GET: getConsentRequest(deps) },
+    [`${consentRequestPath}/accept`]: { PUT: acceptConsentRequest(deps) },
+    [`${consentRequestPath}/reject`]: { PUT: rejectConsentRequest(deps) },
+    [`${sessionsPath}/consent`]: { GET: listSubjectConsentSessions(deps), DELETE: revokeConsentSessions(deps) },
+    [`${sessionsPath}/login`]: { DELETE: revokeAuthenticationSession(deps) },
+  };
+}
+

@@ -1,0 +1,94 @@
+/**
+ * @module Tables of the browser flows: one row per authorization flow (its login and
+ * consent requests and their results, see flows/flow.ts), remembered login sessions, and
+ * forced (obfuscated) subject identifiers. Challenges, verifiers and CSRF values are
+ * stored as HMAC signatures; the two challenges are also kept sealed, because Hydra's
+ * admin API shows them again later (consent sessions, the consent request's login_challenge).
+ */
+import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+export const flows = pgTable(
+  "oauth2_flows",
+  {
+    id: text("id").primaryKey(),
+    /** A FlowState (flows/flow.ts). */
+    state: text("state").notNull(),
+    clientId: text("client_id").notNull(),
+    /** The user as the login app names them: the remembered subject (skip), then the accepted one. "" before. */
+    subject: text("subject").notNull().default(""),
+    /** The login session id (`sid`): the remembered session's, or a new one. */
+    loginSessionId: text("login_session_id").notNull(),
+    /** When the authorization request arrived (`rat`); flows expire ttl.login_consent_request after it. */
+    requestedAt: at("requested_at").notNull(),
+    /** The validated authorization request (oauth2/authorize-request.ts StoredAuthorizeRequest). */
+    request: jsonb("request").notNull(),
+
+    loginChallenge: text("login_challenge").notNull(),
+    loginChallengeSealed: text("login_challenge_sealed").notNull(),
+    loginCsrf: text("login_csrf").notNull(),
+    loginVerifier: text("login_verifier"),
+    loginSkip: boolean("login_skip").notNull().default(false),
+    /** The remembered session's auth time (skip), then the accepted login's. */
+    authenticatedAt: at("authenticated_at"),
+    /** The login app's answer: an accepted login or a denial (flows/flow.ts). */
+    login: jsonb("login"),
+
+    consentChallenge: text("consent_challenge"),
+    consentChallengeSealed: text("consent_challenge_sealed"),
+    consentCsrf: text("consent_csrf"),
+    consentVerifier: text("consent_verifier"),
+    /** Sealed, so that a repeated accept answers with the same verifier (Hydra keeps one per request). */
+    consentVerifierSealed: text("consent_verifier_sealed"),
+    consentSkip: boolean("consent_skip").notNull().default(false),
+    /** The consent app's answer: a grant or a denial. */
+    consent: jsonb("consent"),
+    consentError: boolean("consent_error").notNull().default(false),
+    consentRemember: boolean("consent_remember").notNull().default(false),
+    consentRememberFor: integer("consent_remember_for").notNull().default(0),
+    consentHandledAt: at("consent_handled_at"),
+
+    /** The subject as this client sees it (pairwise or forced), set when the login is redeemed. */
+    subjectIdentifier: text("subject_identifier"),
+    /** The consent challenge, written once the consent verifier is redeemed: what issued tokens carry as request_id. */
+    requestId: text("request_id"),
+    updatedAt: at("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("oauth2_flows_login_challenge_idx").on(t.loginChallenge),
+    uniqueIndex("oauth2_flows_login_verifier_idx").on(t.loginVerifier),
+    uniqueIndex("oauth2_flows_consent_challenge_idx").on(t.consentChallenge),
+    uniqueIndex("oauth2_flows_consent_verifier_idx").on(t.consentVerifier),
+    index("oauth2_flows_subject_client_id_idx").on(t.subject, t.clientId),
+    index("oauth2_flows_requested_at_idx").on(t.requestedAt),
+    index("oauth2_flows_request_id_idx").on(t.requestId),
+  ],
+);
+
+/** Remembered authentications (Hydra's hydra_oauth2_authentication_session); the cookie holds the id, signed. */
+export const loginSessions = pgTable(
+  "oauth2_login_sessions",
+  {
+    id: text("id").primaryKey(),
+    subject: text("subject").notNull(),
+    authenticatedAt: at("authenticated_at").notNull(),
+    /** Only remembered sessions let a later flow skip the login. */
+    remember: boolean("remember").notNull().default(false),
+    /** Null = remember_for 0: until the browser session ends (the cookie is a session cookie). */
+    expiresAt: at("expires_at"),
+    createdAt: at("created_at").notNull().defaultNow(),
+  },
+  (t) => [index("oauth2_login_sessions_subject_idx").on(t.subject), index("oauth2_login_sessions_expires_at_idx").on(t.expiresAt)],
+);
+
+/** force_subject_identifier from login accept: the subject a (pairwise) client sees instead of the computed one. */
+export const obfuscatedSubjects = pgTable(
+  "oauth2_obfuscated_subjects",
+  {
+    clientId: text("client_id").notNull(),
+    subject: text("subject").notNull(),
+    obfuscated: text("obfuscated").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.clientId, t.subject] }), index("oauth2_obfuscated_subjects_client_id_obfuscated_idx").on(t.clientId, t.obfuscated)],
+);
