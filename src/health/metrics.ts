@@ -11,7 +11,7 @@ interface Series {
 export interface Metrics {
   requestStarted(): void;
   requestFinished(listener: string, method: string, route: string, status: number, seconds: number): void;
-  render(extra: { poolMax: number; dbKind: string }): string;
+  render(extra: { poolMax: number; dbKind: string; poolByState?: Record<string, number> }): string;
 }
 
 const escape = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -33,7 +33,7 @@ export function createMetrics(): Metrics {
       s.sum += seconds;
       for (let i = 0; i < buckets.length; i++) if (seconds <= buckets[i]!) s.buckets[i]!++;
     },
-    render({ poolMax, dbKind }) {
+    render({ poolMax, dbKind, poolByState }) {
       const out: string[] = [];
       out.push("# HELP gatehouse_http_requests_total HTTP requests answered, by listener, method, route template and status.");
       out.push("# TYPE gatehouse_http_requests_total counter");
@@ -52,6 +52,11 @@ export function createMetrics(): Metrics {
       out.push("# HELP gatehouse_db_pool_max_connections Most database connections the pool opens.");
       out.push("# TYPE gatehouse_db_pool_max_connections gauge");
       out.push(`gatehouse_db_pool_max_connections{kind="${dbKind}"} ${poolMax}`);
+      if (poolByState) {
+        out.push("# HELP gatehouse_db_pool_connections Open database connections of this process, by state (as pg_stat_activity reports them).");
+        out.push("# TYPE gatehouse_db_pool_connections gauge");
+        for (const [state, n] of Object.entries(poolByState)) out.push(`gatehouse_db_pool_connections{kind="${dbKind}",state="${escape(state)}"} ${n}`);
+      }
       const mem = process.memoryUsage();
       const cpu = process.cpuUsage();
       out.push("# HELP process_resident_memory_bytes Resident memory size in bytes.");

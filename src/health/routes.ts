@@ -56,10 +56,12 @@ export function getVersion(): Handler {
 }
 
 export function getPrometheusMetrics(deps: Deps): Handler {
-  return () =>
-    new Response(deps.metrics.render({ poolMax: deps.database.pool().max, dbKind: deps.database.kind }), {
-      headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
-    });
+  return async () => {
+    // A database that does not answer must not stop the scrape: the pool series are left out.
+    const stats = await Promise.race([deps.database.poolStats().catch(() => undefined), Bun.sleep(1000).then(() => undefined)]);
+    const text = deps.metrics.render({ poolMax: deps.database.pool().max, dbKind: deps.database.kind, poolByState: stats?.byState });
+    return new Response(text, { headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" } });
+  };
 }
 
 export function healthRoutes(deps: Deps): RouteTable {

@@ -26,6 +26,13 @@ export interface Database {
   ping(): Promise<void>;
   close(): Promise<void>;
   pool(): { max: number };
+  /** Connections of this process as the server sees them, by state (PostgreSQL only). */
+  poolStats(): Promise<PoolStats>;
+}
+
+export interface PoolStats {
+  /** Open connections of this process's pool, by pg_stat_activity state (active, idle, idle in transaction, …). */
+  byState: Record<string, number>;
 }
 
 export class DatabaseError extends Error {
@@ -89,12 +96,16 @@ export async function openDatabase(config: Pick<Config, "dsn" | "database">, opt
 
 async function openPostgres(dsn: string, { log, connectTimeoutMs = 30_000 }: OpenOptions): Promise<Database> {
   const parsed = parsePostgresDsn(dsn);
+  const applicationName = `gatehouse:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
   const client = postgres(parsed.url, {
     max: parsed.max,
     max_lifetime: parsed.maxLifetimeSeconds ?? null,
     idle_timeout: parsed.idleTimeoutSeconds ?? 0,
     connect_timeout: 5,
     onnotice: () => {},
+    // postgres.js keeps its pool counters private; a per-process name lets pg_stat_activity
+    // tell this pool's connections apart for the metrics.
+    connection: { application_name: applicationName },
   });
   const db = drizzlePostgres(client, { schema }) as unknown as Db;
   const describe = redactDsn(dsn);
@@ -126,6 +137,13 @@ async function openPostgres(dsn: string, { log, connectTimeoutMs = 30_000 }: Ope
     ping,
     close: () => client.end({ timeout: 5 }),
     pool: () => ({ max: parsed.max }),
+    poolStats: async () => {
+      // The connection running this query counts as one "active": it is part of the pool.
+      const rows = await client<{ state: string | null; n: number }[]>`
+        select coalesce(state, 'unknown') as state, count(*)::int as n from pg_stat_activity
+        where application_name = ${applicationName} group by 1`;
+      return { byState: Object.fromEntries(rows.map((r) => [r.state ?? "unknown", Number(r.n)])) };
+    },
   };
 }
 
@@ -158,6 +176,8 @@ async function openPglite(dataDir: string | undefined, log: Logger): Promise<Dat
         }
       },
       pool: () => ({ max: 1 }),
+      // One in-process connection, never shared.
+      poolStats: async () => ({ byState: { idle: 1 } }),
     };
   } catch (err) {
     release();

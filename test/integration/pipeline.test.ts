@@ -220,6 +220,10 @@ describe("access log and metrics", () => {
     // The scrape itself is in flight while the text is rendered.
     expect(text).toMatch(/^gatehouse_http_requests_in_flight 1$/m);
     expect(text).toMatch(/^gatehouse_db_pool_max_connections\{kind="postgres"\} \d+$/m);
+    // Read from pg_stat_activity: at least the connection that served earlier queries is open.
+    const open = [...text.matchAll(/^gatehouse_db_pool_connections\{kind="postgres",state="([^"]+)"\} (\d+)$/gm)];
+    expect(open.length).toBeGreaterThan(0);
+    expect(open.reduce((n, m) => n + Number(m[2]), 0)).toBeGreaterThan(0);
     expect(text).toMatch(/^process_resident_memory_bytes \d+$/m);
     expect(text).toMatch(/^process_cpu_seconds_total [\d.e-]+$/m);
     expect(text).not.toContain("abc-unique-id");
