@@ -7,13 +7,14 @@ import type { Deps } from "../deps.ts";
 import { badRequest, conflict, notFound } from "../errors.ts";
 import { json, readJson, type Handler, type RouteTable } from "../server/http.ts";
 import { paginationHeaders, parsePage } from "../server/pagination.ts";
-import { deleteClientTokens } from "../oauth2/store.ts";
 import type { Db } from "../storage/db.ts";
 import { applyPatch, JsonPatchError, readPatch, type PatchOperation } from "./json-patch.ts";
 import { clientInputSchema, parseClientInput, parseLifespans, type ClientInput, type ClientInputSchema } from "./schemas.ts";
-import { forgetClientSecret, generateClientSecret, hashClientSecret } from "./secrets.ts";
-import { deleteClient, getClient, insertClient, listClients, updateClient, type SecretChange } from "./store.ts";
-import { roundToSecond, toWire, usesClientSecret, type OAuth2Client, type StoredClient } from "./types.ts";
+import { deleteClientAndDependents, planSecret } from "./lifecycle.ts";
+import { forgetClientSecret } from "./secrets.ts";
+import { checkSectorIdentifier } from "./sector-identifier.ts";
+import { getClient, insertClient, listClients, updateClient } from "./store.ts";
+import { roundToSecond, toWire, type OAuth2Client, type StoredClient } from "./types.ts";
 
 export const clientsPath = "/clients";
 
@@ -27,28 +28,16 @@ async function mustGetClient(db: Db, id: string): Promise<StoredClient> {
   return client;
 }
 
-/**
- * What happens to the secret when a client is written. A chosen secret replaces the old one;
- * a client that authenticates with a secret but has none gets a generated one; a public
- * client keeps none. Only a new secret is ever returned, once.
- */
-async function planSecret(deps: Deps, input: ClientInput, hasStoredSecret: boolean): Promise<{ change: SecretChange; plaintext?: string }> {
-  const method = input.fields.tokenEndpointAuthMethod;
-  if (method === "none") return { change: hasStoredSecret ? { kind: "clear" } : { kind: "keep" } };
-  const plaintext = input.clientSecret ?? (usesClientSecret(method) && !hasStoredSecret ? generateClientSecret() : undefined);
-  if (plaintext === undefined) return { change: { kind: "keep" } };
-  return { change: { kind: "set", hash: await hashClientSecret(deps.config.oauth2.hashers, plaintext) }, plaintext };
-}
-
 function now(deps: Deps): Date {
   return roundToSecond(deps.clock.now());
 }
 
-export function createOAuth2Client(deps: Deps, schema: ClientInputSchema = clientInputSchema(deps.config)): Handler {
+export function createOAuth2Client(deps: Deps, schema: ClientInputSchema = clientInputSchema(deps.config, deps.mode)): Handler {
   return async (req) => {
     const input = parseClientInput(schema, await readJson(req));
     const at = now(deps);
     const client: OAuth2Client = { ...input.fields, clientId: input.fields.clientId || crypto.randomUUID(), createdAt: at, updatedAt: at };
+    await checkSectorIdentifier(deps, client);
     const { change, plaintext } = await planSecret(deps, input, false);
     const created = await insertClient(deps.db, client, change.kind === "set" ? change.hash : null);
     if (!created) throw conflict();
@@ -80,6 +69,7 @@ export function getOAuth2Client(deps: Deps): Handler {
 
 /** Writes a full replacement of a stored client; shared by PUT and PATCH. */
 async function replaceClient(deps: Deps, stored: StoredClient, input: ClientInput): Promise<Response> {
+  await checkSectorIdentifier(deps, input.fields, stored);
   const { change, plaintext } = await planSecret(deps, input, stored.secretHash !== null);
   const client: OAuth2Client = { ...input.fields, clientId: stored.clientId, createdAt: stored.createdAt, updatedAt: now(deps) };
   const updated = await updateClient(deps.db, client, change);
@@ -88,7 +78,7 @@ async function replaceClient(deps: Deps, stored: StoredClient, input: ClientInpu
   return json(toWire(client, { clientSecret: plaintext }));
 }
 
-export function updateOAuth2Client(deps: Deps, schema: ClientInputSchema = clientInputSchema(deps.config)): Handler {
+export function updateOAuth2Client(deps: Deps, schema: ClientInputSchema = clientInputSchema(deps.config, deps.mode)): Handler {
   return async (req) => {
     const body = await readJson(req);
     const stored = await mustGetClient(deps.db, idParam(req));
@@ -111,7 +101,7 @@ function writesClientId(op: PatchOperation): boolean {
   }
 }
 
-export function patchOAuth2Client(deps: Deps, schema: ClientInputSchema = clientInputSchema(deps.config)): Handler {
+export function patchOAuth2Client(deps: Deps, schema: ClientInputSchema = clientInputSchema(deps.config, deps.mode)): Handler {
   return async (req) => {
     const body = await readJson(req);
     const stored = await mustGetClient(deps.db, idParam(req));
@@ -143,19 +133,6 @@ export function updateOAuth2ClientLifespans(deps: Deps): Handler {
   };
 }
 
-/**
- * HOOK(client-deleted): everything that goes away with a client, in one transaction.
- * Later issues add their cleanup here, e.g. revoking the client's access and refresh
- * tokens, deleting its authorization codes, PKCE and OIDC sessions, its login/consent
- * requests and remembered consents, and its jti blacklist entries — Hydra relies on
- * ON DELETE CASCADE for these. Returns false when the client did not exist.
- */
-export async function deleteClientAndDependents(tx: Db, clientId: string): Promise<boolean> {
-  const deleted = await deleteClient(tx, clientId);
-  // Its access and refresh tokens and authorization codes (oauth2/store.ts).
-  if (deleted) await deleteClientTokens(tx, clientId);
-  return deleted;
-}
 
 export function deleteOAuth2Client(deps: Deps): Handler {
   return async (req) => {
@@ -169,7 +146,7 @@ export function deleteOAuth2Client(deps: Deps): Handler {
 
 export function clientRoutes(deps: Deps): RouteTable {
   // One schema for the server's configuration, built once.
-  const schema = clientInputSchema(deps.config);
+  const schema = clientInputSchema(deps.config, deps.mode);
   return {
     [clientsPath]: { GET: listOAuth2Clients(deps), POST: createOAuth2Client(deps, schema) },
     [`${clientsPath}/:id`]: {

@@ -6,8 +6,10 @@
  * with a hint that names the field.
  */
 import * as v from "valibot";
+import type { Mode } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { badRequest, invalidClientMetadata, OAuthError } from "../errors.ts";
+import { isLocalhost } from "../oauth2/redirect-uri.ts";
 import { canonicalLifespan } from "./lifespans.ts";
 import {
   authSigningAlgs,
@@ -65,7 +67,19 @@ function isHttpUrl(value: string): boolean {
 // RFC 6749 §3.3: scope = scope-token *( SP scope-token ); scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 const scopePattern = /^[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*$/;
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/**
+ * Where a sector_identifier_uri may point (its document is fetched: clients/sector-identifier.ts).
+ * https only; with --dev or --dangerous-force-http also plain http to a loopback host
+ * (localhost, *.localhost, 127.0.0.0/8, [::1]), for local setups and tests without a certificate.
+ */
+export function sectorIdentifierUriAllowed(uri: string, mode?: Pick<Mode, "dev" | "forceHttp">): boolean {
+  if (!isAbsoluteUri(uri)) return false;
+  const url = new URL(uri);
+  if (url.protocol === "https:") return true;
+  return url.protocol === "http:" && mode !== undefined && (mode.dev || mode.forceHttp) && isLocalhost(url);
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
@@ -139,11 +153,12 @@ const jwksSchema = v.pipe(
 export type ClientConfig = Pick<Config, "oidc">;
 
 /**
- * Builds the body schema for one configuration (supported subject types, default scope).
- * Built once per server; entries are in Hydra's field order so the first problem reported
- * is the one Hydra would report.
+ * Builds the body schema for one configuration (supported subject types, default scope) and
+ * serving mode (`mode` only widens sector_identifier_uri to loopback http; see
+ * sectorIdentifierUriAllowed). Built once per server; entries are in Hydra's field order so
+ * the first problem reported is the one Hydra would report.
  */
-export function clientInputSchema(config: ClientConfig) {
+export function clientInputSchema(config: ClientConfig, mode?: Pick<Mode, "dev" | "forceHttp">) {
   const supportedSubjectTypes = config.oidc.subject_identifiers.supported_types;
   const defaultScope = config.oidc.dynamic_client_registration.default_scope.join(" ");
 
@@ -221,7 +236,7 @@ export function clientInputSchema(config: ClientConfig) {
         (issue) => `Subject type ${issue.input} is not supported by server, only [${supportedSubjectTypes.join(" ")}] are allowed.`,
       ),
     ),
-    sector_identifier_uri: optionalUri("sector_identifier_uri", (s) => isAbsoluteUri(s) && new URL(s).protocol === "https:", "an HTTPS URL"),
+    sector_identifier_uri: optionalUri("sector_identifier_uri", (s) => sectorIdentifierUriAllowed(s, mode), "an HTTPS URL"),
     jwks_uri: optionalUri("jwks_uri", isHttpUrl, "an http(s) URL"),
     jwks: jwksSchema,
     token_endpoint_auth_method: v.pipe(

@@ -100,8 +100,11 @@ function toClient(row: Row): StoredClient {
   };
 }
 
-/** Inserts a client; false when the id is taken (the caller answers 409). */
-export async function insertClient(db: Db, client: OAuth2Client, secretHash: string | null): Promise<boolean> {
+/**
+ * Inserts a client; false when the id is taken (the caller answers 409). A dynamically
+ * registered client also gets the HMAC signature of its registration access token (RFC 7592).
+ */
+export async function insertClient(db: Db, client: OAuth2Client, secretHash: string | null, registrationTokenSignature: string | null = null): Promise<boolean> {
   const rows = await db
     .insert(oauth2Clients)
     .values({
@@ -109,6 +112,7 @@ export async function insertClient(db: Db, client: OAuth2Client, secretHash: str
       clientName: client.clientName,
       owner: client.owner,
       secretHash,
+      registrationTokenSignature,
       fields: fieldsOf(client),
       createdAt: client.createdAt,
       updatedAt: client.updatedAt,
@@ -121,6 +125,12 @@ export async function insertClient(db: Db, client: OAuth2Client, secretHash: str
 export async function getClient(db: Db, id: string): Promise<StoredClient | undefined> {
   const [row] = await db.select().from(oauth2Clients).where(eq(oauth2Clients.id, id)).limit(1);
   return row ? toClient(row) : undefined;
+}
+
+/** A client with the signature of its registration access token (null: none issued, e.g. admin-created). */
+export async function getClientRegistration(db: Db, id: string): Promise<{ client: StoredClient; registrationTokenSignature: string | null } | undefined> {
+  const [row] = await db.select().from(oauth2Clients).where(eq(oauth2Clients.id, id)).limit(1);
+  return row ? { client: toClient(row), registrationTokenSignature: row.registrationTokenSignature } : undefined;
 }
 
 export interface ClientFilter {
@@ -151,11 +161,19 @@ export async function listClients(db: Db, filter: ClientFilter): Promise<{ clien
 /** What an update does to the stored secret hash. */
 export type SecretChange = { kind: "keep" } | { kind: "set"; hash: string } | { kind: "clear" };
 
+/** Rotation of a registration access token: applied only if the stored signature is still `expected`. */
+export interface RegistrationTokenRotation {
+  expected: string;
+  next: string;
+}
+
 /**
  * Replaces every field but id and created_at. With "keep" the hash column is not written,
- * so a concurrent secret change is not overwritten. undefined when the client is gone.
+ * so a concurrent secret change is not overwritten. undefined when the client is gone, or,
+ * with `rotation`, when its registration token is no longer `expected`: of two updates
+ * presenting the same token only one wins (compare-and-swap in one statement).
  */
-export async function updateClient(db: Db, client: OAuth2Client, secret: SecretChange): Promise<StoredClient | undefined> {
+export async function updateClient(db: Db, client: OAuth2Client, secret: SecretChange, rotation?: RegistrationTokenRotation): Promise<StoredClient | undefined> {
   const rows = await db
     .update(oauth2Clients)
     .set({
@@ -164,8 +182,13 @@ export async function updateClient(db: Db, client: OAuth2Client, secret: SecretC
       fields: fieldsOf(client),
       updatedAt: client.updatedAt,
       ...(secret.kind === "set" ? { secretHash: secret.hash } : secret.kind === "clear" ? { secretHash: null } : {}),
+      ...(rotation ? { registrationTokenSignature: rotation.next } : {}),
     })
-    .where(eq(oauth2Clients.id, client.clientId))
+    .where(
+      rotation
+        ? and(eq(oauth2Clients.id, client.clientId), eq(oauth2Clients.registrationTokenSignature, rotation.expected))
+        : eq(oauth2Clients.id, client.clientId),
+    )
     .returning();
   return rows[0] ? toClient(rows[0]) : undefined;
 }

@@ -146,12 +146,17 @@ export function roundToSecond(date: Date): Date {
 export interface WireOptions {
   /** The plaintext secret, only in the response that set it; never for public clients. */
   clientSecret?: string;
+  /** DCR responses (RFC 7591 §3.2.1, RFC 7592 §3): the registration access token and where to use it. */
+  registration?: { accessToken: string; clientUri: string };
+  /** DCR reads: `metadata` is the admin's, not shown to the registrant (Hydra GetDynamicRegistration). */
+  omitMetadata?: boolean;
 }
 
 /**
  * The client as Hydra v1 serialises it: fields in `client/client.go` order, `omitempty`
- * fields left out when empty, `client_secret` only when given here. Output-only DCR
- * fields (registration_*) are not issued by the admin API yet.
+ * fields left out when empty, `client_secret` only when given here. The output-only
+ * registration_* fields are written only for dynamic registration (clients/dynamic-registration.ts);
+ * the admin API does not issue registration tokens (Hydra 1.11 does).
  */
 export function toWire(client: OAuth2Client, options: WireOptions = {}): Record<string, unknown> {
   const out: Record<string, unknown> = {
@@ -194,7 +199,11 @@ export function toWire(client: OAuth2Client, options: WireOptions = {}): Record<
   omitEmpty("post_logout_redirect_uris", client.postLogoutRedirectUris);
   omitEmpty("backchannel_logout_uri", client.backchannelLogoutUri);
   omitEmpty("backchannel_logout_session_required", client.backchannelLogoutSessionRequired);
-  out.metadata = client.metadata;
+  if (!options.omitMetadata) out.metadata = client.metadata;
+  if (options.registration) {
+    out.registration_access_token = options.registration.accessToken;
+    out.registration_client_uri = options.registration.clientUri;
+  }
   for (const field of lifespanFields) out[field] = client.lifespans[field];
   return out;
 }

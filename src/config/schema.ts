@@ -203,6 +203,8 @@ export const ConfigSchema = v.object({
       access_token: tokenPrefix("gth_at_"),
       refresh_token: tokenPrefix("gth_rt_"),
       authorize_code: tokenPrefix("gth_ac_"),
+      /** RFC 7592 registration access tokens (DCR, clients/dynamic-registration.ts). */
+      registration_access_token: tokenPrefix("gth_rat_"),
     }),
   }),
   strategies: section({

@@ -7,7 +7,8 @@
 import { randomBytes } from "node:crypto";
 import { constantTimeEqual, hmac } from "../lib/crypto.ts";
 
-export type TokenKind = "access_token" | "refresh_token" | "authorize_code";
+/** The HMAC purpose differs per kind, so a token of one kind never verifies as another. */
+export type TokenKind = "access_token" | "refresh_token" | "authorize_code" | "registration_access_token";
 
 export interface OpaqueToken {
   token: string;

@@ -1,4 +1,5 @@
 /** @module Every path of the public listener (Hydra v1). Admin handlers are never imported here. */
+import { dynamicClientRegistrationRoutes } from "../clients/dynamic-registration.ts";
 import type { Deps } from "../deps.ts";
 import { discoveryRoutes } from "../discovery/routes.ts";
 import { fallbackRoutes } from "../flows/fallbacks.ts";
@@ -23,5 +24,7 @@ export function publicRoutes(deps: Deps): RouteTable {
     ...oauth2PublicRoutes(deps),
     ...authorizeRoutes(deps),
     ...fallbackRoutes(deps),
+    // Not registered at all when disabled (404), as Hydra's client/handler.go SetRoutes.
+    ...(deps.config.oidc.dynamic_client_registration.enabled ? dynamicClientRegistrationRoutes(deps) : {}),
   };
 }

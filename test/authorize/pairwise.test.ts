@@ -91,9 +91,15 @@ for (const backend of ["PostgreSQL", "PGlite"] as const) {
     });
 
     test("a sector document without the redirect URI, an unreachable one, or several redirect URIs without one: invalid_request", async () => {
+      // Registration checks the documents too (clients/sector-identifier.ts), so both are good
+      // while the clients are created and go bad afterwards: the flow must check again.
+      const both = ["https://client.test/cb", "https://client.test/two"];
+      sectorDocs.set("/sector-bad.json", JSON.stringify(both));
+      sectorDocs.set("/sector-gone.json", JSON.stringify(["https://client.test/cb"]));
+      const missing = await createClient(env, { subject_type: "pairwise", sector_identifier_uri: sectorUrl("/sector-bad.json"), redirect_uris: both });
+      const unreachable = await createClient(env, { subject_type: "pairwise", sector_identifier_uri: sectorUrl("/sector-gone.json") });
       sectorDocs.set("/sector-bad.json", JSON.stringify(["https://client.test/cb"]));
-      const missing = await createClient(env, { subject_type: "pairwise", sector_identifier_uri: sectorUrl("/sector-bad.json"), redirect_uris: ["https://client.test/cb", "https://client.test/two"] });
-      const unreachable = await createClient(env, { subject_type: "pairwise", sector_identifier_uri: sectorUrl("/nothing.json") });
+      sectorDocs.delete("/sector-gone.json");
       const several = await createClient(env, { subject_type: "pairwise", redirect_uris: ["https://client.test/cb", "https://client.test/two"] });
       for (const [client, hint] of [
         [missing, "does not list its redirect URI 'https://client.test/two'"],

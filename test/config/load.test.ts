@@ -719,10 +719,23 @@ describe("the result is frozen", () => {
 
 describe("oauth2.token_prefix (Gatehouse)", () => {
   test("defaults are gth_ prefixes; empty is allowed (Hydra's bare tokens)", () => {
-    expect(load().config.oauth2.token_prefix).toEqual({ access_token: "gth_at_", refresh_token: "gth_rt_", authorize_code: "gth_ac_" });
+    expect(load().config.oauth2.token_prefix).toEqual({
+      access_token: "gth_at_",
+      refresh_token: "gth_rt_",
+      authorize_code: "gth_ac_",
+      registration_access_token: "gth_rat_",
+    });
     const { config } = load({ env: { SECRETS_SYSTEM: secret, OAUTH2_TOKEN_PREFIX_ACCESS_TOKEN: "acme_at_" }, flags: { "oauth2.token_prefix.refresh_token": "" } });
     expect(config.oauth2.token_prefix.access_token).toBe("acme_at_");
     expect(config.oauth2.token_prefix.refresh_token).toBe("");
+  });
+
+  test("registration_access_token (DCR): default gth_rat_, set by env or flag like the others", () => {
+    expect(load({ env: { SECRETS_SYSTEM: secret, OAUTH2_TOKEN_PREFIX_REGISTRATION_ACCESS_TOKEN: "acme_rat_" } }).config.oauth2.token_prefix.registration_access_token).toBe("acme_rat_");
+    expect(load({ flags: { "oauth2.token_prefix.registration_access_token": "" } }).config.oauth2.token_prefix.registration_access_token).toBe("");
+    expect(problemsOf(() => load({ env: { SECRETS_SYSTEM: secret, OAUTH2_TOKEN_PREFIX_REGISTRATION_ACCESS_TOKEN: "rat/" } }))).toEqual([
+      'oauth2.token_prefix.registration_access_token: expected up to 32 characters from A-Z a-z 0-9 _ -, got "rat/" (from env OAUTH2_TOKEN_PREFIX_REGISTRATION_ACCESS_TOKEN)',
+    ]);
   });
 
   test("characters that do not belong in a token are refused, naming the source", () => {
