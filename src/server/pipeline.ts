@@ -34,6 +34,11 @@ export interface BuiltRoutes {
   fallback: (req: Request, server: Server<undefined>) => Promise<Response>;
 }
 
+/** Read-only documents, where a HEAD may run the GET handler. */
+function headSafe(path: string): boolean {
+  return path.startsWith("/health/") || path.startsWith("/.well-known/") || path === "/version";
+}
+
 export function buildRoutes(table: RouteTable, deps: Deps, policy: ListenerPolicy): BuiltRoutes {
   // A range that does not parse fails here, at start: dropping it could switch the guard off.
   const ranges: Cidr[] = policy.terminationRanges.map((r) => {
@@ -125,8 +130,11 @@ export function buildRoutes(table: RouteTable, deps: Deps, policy: ListenerPolic
 
   const routes: BunRoutes = {};
   for (const [path, methods] of Object.entries(table)) {
-    // HEAD is GET without a body (RFC 9110 §9.3.2); Bun drops the body itself.
-    routes[path] = (req, server) => run(req, server, path, methods[(req.method === "HEAD" ? "GET" : req.method) as Method]);
+    // HEAD is GET without a body (RFC 9110 §9.3.2; Bun drops the body), but only where GET
+    // changes nothing: a HEAD must never start a flow or use up a verifier or challenge.
+    const headAsGet = headSafe(path);
+    routes[path] = (req, server) =>
+      run(req, server, path, methods[(req.method === "HEAD" && headAsGet ? "GET" : req.method) as Method]);
   }
   return {
     routes,

@@ -124,12 +124,15 @@ describe("error rendering", () => {
     expect(await res.json()).toEqual({ error: "Method Not Allowed", error_description: "The request method is not supported for this resource" });
   });
 
-  test("HEAD on a GET route answers like GET, without a body", async () => {
-    const get = await fetch(`${plain.url}/things/1`);
-    const head = await fetch(`${plain.url}/things/1`, { method: "HEAD" });
-    expect(head.status).toBe(get.status);
+  test("HEAD on a read-only document answers like GET, without a body; elsewhere it is 405", async () => {
+    const get = await fetch(`${plain.url}/health/alive`);
+    const head = await fetch(`${plain.url}/health/alive`, { method: "HEAD" });
+    expect(head.status).toBe(200);
     expect(head.headers.get("content-type")).toBe(get.headers.get("content-type"));
     expect(await head.text()).toBe("");
+    // A GET handler elsewhere may change state (start a flow, use up a verifier): HEAD never runs it.
+    const other = await fetch(`${plain.url}/things/1`, { method: "HEAD" });
+    expect(other.status).toBe(405);
   });
 
   test("a plain Error becomes 500 server_error; the message and stack stay in the log", async () => {
