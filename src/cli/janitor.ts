@@ -25,13 +25,14 @@ function countFlag(name: string, value: string | undefined, fallback: number): n
 function line(r: TableReport): string {
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
   const how = r.statements > 0 ? ` in ${plural(r.statements, "statement")} (${(r.elapsedMs / 1000).toFixed(2)} s)` : "";
-  return `Successfully completed Janitor run on ${r.name}: deleted ${plural(r.deleted, "row")} from ${r.table}${how}\n`;
+  const what = r.action === "cleared" ? `cleared ${plural(r.deleted, "row")} in` : `deleted ${plural(r.deleted, "row")} from`;
+  return `Successfully completed Janitor run on ${r.name}: ${what} ${r.table}${how}\n`;
 }
 
 export const janitor = defineCommand({
   meta: {
     name: "janitor",
-    description: "Delete expired tokens, codes, jti records, trust relationships and (later) login/consent requests, in batches",
+    description: "Delete expired tokens, codes, jti records, trust relationships, stale login/consent/logout requests and login sessions, in batches",
   },
   args: {
     ...configArgs,

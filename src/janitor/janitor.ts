@@ -1,11 +1,13 @@
 /**
  * @module The cleanup run shared by `gatehouse janitor` and POST /oauth2/flush: which tables
  * are cleaned (Hydra's --tokens, --requests, --grants), the batch loop, and the report of rows
- * deleted per table. The SQL is in janitor/store.ts and trust/store.ts.
+ * deleted per table. The SQL is in janitor/store.ts, flows/store.ts and trust/store.ts.
  */
+import { deleteExpiredLoginSessions, deleteExpiredLogoutRequests, deleteInactiveFlows } from "../flows/store.ts";
 import type { Db } from "../storage/db.ts";
 import { deleteExpiredTrustedIssuers } from "../trust/store.ts";
 import {
+  clearExpiredRotationPairs,
   deleteExpiredAccessTokens,
   deleteExpiredAuthorizationCodes,
   deleteExpiredJtiRecords,
@@ -34,7 +36,10 @@ export interface TableReport {
   /** Hydra's routine name, e.g. "access tokens". */
   name: string;
   table: string;
+  /** Rows deleted, or (action "cleared") rows whose stale column was emptied. */
   deleted: number;
+  /** "cleared" for a routine that empties a column instead of deleting rows. */
+  action?: "cleared";
   /** DELETE statements (one per batch) run against the table. */
   statements: number;
   elapsedMs: number;
@@ -50,6 +55,7 @@ interface Routine {
   name: string;
   table: string;
   batch: Batch;
+  action?: "cleared";
 }
 
 const count = (f: (db: Db, n: number) => Promise<number>): Batch => async (db, n) => ({ deleted: await f(db, n) });
@@ -58,19 +64,37 @@ function tokenRoutines(c: Cutoffs): Routine[] {
   return [
     { name: "access tokens", table: "oauth2_access_tokens", batch: count((db, n) => deleteExpiredAccessTokens(db, c, n)) },
     { name: "refresh tokens", table: "oauth2_refresh_tokens", batch: count((db, n) => deleteExpiredRefreshTokens(db, c, n)) },
+    // The pair a rotation kept for its grace period (oauth2/grants/refresh-token.ts), once that period is over.
+    { name: "refresh token rotation pairs", table: "oauth2_refresh_tokens", action: "cleared", batch: count((db, n) => clearExpiredRotationPairs(db, c, n)) },
     { name: "authorization codes", table: "oauth2_authorization_codes", batch: count((db, n) => deleteExpiredAuthorizationCodes(db, c, n)) },
     { name: "jti records", table: "oauth2_jti_records", batch: count((db, n) => deleteExpiredJtiRecords(db, c, n)) },
   ];
 }
 
 /**
- * HOOK(janitor-requests): login, consent and logout requests. The issue that adds them
- * (flows/store.ts) returns their routines here, e.g. requests unhandled for longer than
- * `requestLifespanMs` and those whose flow ended before `cutoffs.notAfter` (Hydra's
- * FlushInactiveLoginConsentRequests), each a Batch over its own store function.
+ * Login, consent and logout requests, and login sessions. Login and consent requests (Hydra
+ * FlushInactiveLoginConsentRequests): flows that can no longer complete — unfinished, denied
+ * or failed — requested before min(notAfter, now − request lifespan), Hydra's one cut-off for
+ * both kinds. Completed flows stay: they are the consent sessions, and revoking one revokes
+ * its tokens by request id. Login sessions whose remember_for ran out go too (Hydra v1 keeps
+ * them; hydra-v1 §7 item 5).
  */
-function requestRoutines(_c: Cutoffs, _requestLifespanMs: number): Routine[] {
-  return [];
+function requestRoutines(c: Cutoffs, requestLifespanMs: number): Routine[] {
+  // A request expires ttl.login_consent_request (or --consent-request-lifespan) after it arrived.
+  const requestedBefore = new Date(Math.min(c.notAfter.getTime(), c.now.getTime() - requestLifespanMs));
+  return [
+    {
+      name: "login and consent requests",
+      table: "oauth2_flows",
+      batch: count((db, n) => deleteInactiveFlows(db, { unfinishedBefore: requestedBefore, endedBefore: requestedBefore }, n)),
+    },
+    {
+      name: "login sessions",
+      table: "oauth2_login_sessions",
+      batch: count((db, n) => deleteExpiredLoginSessions(db, c.notAfter < c.now ? c.notAfter : c.now, n)),
+    },
+    { name: "logout requests", table: "oauth2_logout_requests", batch: count((db, n) => deleteExpiredLogoutRequests(db, requestedBefore, n)) },
+  ];
 }
 
 function grantRoutines(c: Cutoffs): Routine[] {
@@ -106,7 +130,7 @@ export async function runJanitor(db: Db, o: JanitorOptions, onTable: (r: TableRe
   const reports: TableReport[] = [];
   for (const routine of routinesOf(o)) {
     const started = performance.now();
-    const report: TableReport = { name: routine.name, table: routine.table, deleted: 0, statements: 0, elapsedMs: 0 };
+    const report: TableReport = { name: routine.name, table: routine.table, deleted: 0, statements: 0, elapsedMs: 0, ...(routine.action ? { action: routine.action } : {}) };
     const extra = new Map<string, number>();
     while (report.deleted < o.limit) {
       const n = Math.min(o.batchSize, o.limit - report.deleted);

@@ -55,7 +55,9 @@ async function readFlushBody(req: Request): Promise<Date | undefined> {
 /**
  * Deletes expired access and refresh tokens issued before `notAfter` (default now), and —
  * beyond Hydra, which stops there (hydra-v1 §7 item 5) — expired authorization codes, stale
- * jti records and expired trust relationships. 204, as Hydra; the counts go to the log.
+ * jti records, expired trust relationships, and login/consent/logout requests that can no
+ * longer complete (requested before now − ttl.login_consent_request) with expired login
+ * sessions. 204, as Hydra; the counts go to the log.
  */
 export function flushInactiveOAuth2Tokens(deps: Deps): Handler {
   return async (req, cx) => {

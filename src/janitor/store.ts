@@ -107,3 +107,17 @@ export function deleteExpiredAuthorizationCodes(db: Db, c: Cutoffs, n: number): 
 export function deleteExpiredJtiRecords(db: Db, c: Cutoffs, n: number): Promise<number> {
   return deleteBatch(db, jtiRecords, jtiRecords.signature, expiredJtiRecords(c), n);
 }
+
+/**
+ * Empties rotated_pair, the sealed pair a refresh-token rotation keeps so that a retry within
+ * oauth2.grant.refresh_token.rotation_grace_period gets the same tokens, once that period is
+ * over (the grant never hands it out after it). One batch of up to `n` rows, like a delete.
+ */
+export async function clearExpiredRotationPairs(db: Db, c: Cutoffs, n: number): Promise<number> {
+  const t = refreshTokens;
+  const result = await db.execute(sql`
+    WITH stale AS (SELECT ${t.signature} AS k FROM ${t} WHERE ${t.rotatedPair} IS NOT NULL AND ${t.usedAt} < ${ts(before(c.now, c.refreshGraceMs))} LIMIT ${n} FOR UPDATE SKIP LOCKED),
+         cleared AS (UPDATE ${t} SET rotated_pair = NULL WHERE ${t.signature} IN (SELECT k FROM stale) RETURNING 1)
+    SELECT count(*)::int AS n FROM cleared`);
+  return Number(rowsOf(result)[0]?.n ?? 0);
+}

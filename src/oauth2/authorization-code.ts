@@ -30,7 +30,7 @@ export interface AuthorizationCodeSession {
   requestedAudience: string[];
   grantedScope: string[];
   grantedAudience: string[];
-  /** The login app's subject. */
+  /** The login app's subject: the code row's `subject`, as on every token row. */
   subject: string;
   /** The subject as this client sees it (pairwise or forced); equal to `subject` for public clients. */
   subjectIdentifier: string;
@@ -78,7 +78,8 @@ export async function issueAuthorizationCode(deps: Pick<Deps, "config">, db: Db,
     signature,
     requestId: session.requestId,
     clientId: session.clientId,
-    subject: session.subjectIdentifier,
+    // The local subject, as on token rows; the client's view stays in the sealed session.
+    subject: session.subject,
     grantedScope: session.grantedScope,
     grantedAudience: session.grantedAudience,
     requestedAt: now,
@@ -97,21 +98,28 @@ export type RedeemedCode =
   | { outcome: "redeemed"; record: AuthorizationCodeRecord; session: AuthorizationCodeSession }
   /** Known but already used: RFC 6749 §4.1.2 says revoke what it issued (record.requestId). */
   | { outcome: "reused"; record: AuthorizationCodeRecord }
-  | { outcome: "invalid" };
+  /** Not redeemable, and not spent by this attempt: why, for the error hint. */
+  | { outcome: "invalid"; reason: "unknown" | "expired" | "other_client" };
 
 /**
  * Redeems a code once: the first caller gets its session; a used code is reported as
  * reused (so the grant can revoke the tokens issued with it); anything else is invalid
- * (unknown, expired, forged, or a session no secret opens).
+ * (unknown, expired, forged, or a session no secret opens). With `clientId`, only that
+ * client can spend the code: another client's attempt leaves it unused (fosite checks the
+ * client before it invalidates a code), so a leaked code cannot be burnt by a stranger.
  */
-export async function redeemAuthorizationCode(deps: Pick<Deps, "config" | "db" | "clock">, db: Db, code: string): Promise<RedeemedCode> {
+export async function redeemAuthorizationCode(deps: Pick<Deps, "config" | "db" | "clock">, db: Db, code: string, clientId?: string): Promise<RedeemedCode> {
   const signature = authorizationCodeSignature(deps, code);
-  if (!signature) return { outcome: "invalid" };
-  const record = await claimAuthorizationCode(db, signature, deps.clock.now());
+  if (!signature) return { outcome: "invalid", reason: "unknown" };
+  const now = deps.clock.now();
+  const record = await claimAuthorizationCode(db, signature, now, clientId);
   if (!record) {
     const existing = await getAuthorizationCode(db, signature);
-    return existing?.usedAt ? { outcome: "reused", record: existing } : { outcome: "invalid" };
+    if (!existing) return { outcome: "invalid", reason: "unknown" };
+    if (existing.usedAt) return { outcome: "reused", record: existing };
+    if (clientId !== undefined && existing.clientId !== clientId) return { outcome: "invalid", reason: "other_client" };
+    return { outcome: "invalid", reason: "expired" };
   }
   const session = decodeAuthorizationCodeSession(deps, record.session);
-  return session ? { outcome: "redeemed", record, session } : { outcome: "invalid" };
+  return session ? { outcome: "redeemed", record, session } : { outcome: "invalid", reason: "unknown" };
 }

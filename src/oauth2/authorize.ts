@@ -22,7 +22,7 @@ import { issueAuthorizationCode } from "./authorization-code.ts";
 import { AuthorizeRequestError, readAuthorizeParams, targetOf, validateAuthorizeRequest } from "./authorize-request.ts";
 import { buildIdToken } from "./id-token.ts";
 import { authorizationErrorResponse, authorizationResponse, type ResponseTarget } from "./response-modes.ts";
-import { issueAccessToken } from "./tokens.ts";
+import { accessTokenSigningKey, issueAccessToken } from "./tokens.ts";
 
 type AuthorizeDeps = Pick<Deps, "config" | "db" | "clock" | "mode">;
 
@@ -55,6 +55,8 @@ async function issueResponse(deps: AuthorizeDeps, redeemed: RedeemedConsent, now
   const types = request.responseTypes;
   const idTokenClaims = granted.session.id_token ?? {};
   const accessTokenClaims = granted.session.access_token ?? {};
+  // Loaded before the transaction: on PGlite a key read through deps.db inside it never returns.
+  const jwtKey = types.includes("token") ? await accessTokenSigningKey(deps) : undefined;
 
   const issued = await deps.db.transaction(async (txRaw) => {
     const tx = txRaw as unknown as Db;
@@ -111,6 +113,7 @@ async function issueResponse(deps: AuthorizeDeps, redeemed: RedeemedConsent, now
           },
           grantType: "implicit",
           now,
+          jwtKey,
         })
       : undefined;
     return { code, token };

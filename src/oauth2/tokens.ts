@@ -11,14 +11,14 @@ import { effectiveLifespanMs, type LifespanGrant } from "../clients/lifespans.ts
 import type { OAuth2Client } from "../clients/types.ts";
 import type { Deps } from "../deps.ts";
 import { seal, unseal } from "../lib/crypto.ts";
-import { signingKey } from "../keys/signing.ts";
+import { signingKey, type SigningKey } from "../keys/signing.ts";
 import { publishedKeys } from "../keys/store.ts";
 import { accessTokenSet } from "../keys/types.ts";
 import type { Jwk } from "../keys/types.ts";
 import type { Db } from "../storage/db.ts";
 import type { TokenResponse } from "./grants/types.ts";
 import { generateOpaqueToken, opaqueTokenSignature } from "./opaque-token.ts";
-import { getAccessToken, getRefreshToken, insertAccessToken, type RefreshTokenRecord, type TokenRecord } from "./store.ts";
+import { getAccessToken, getRefreshToken, insertAccessToken, insertRefreshToken, type RefreshTokenRecord, type TokenRecord } from "./store.ts";
 
 /**
  * What is kept with a token besides its columns (Hydra's oauth2.Session). Grants fill what
@@ -30,8 +30,9 @@ export interface TokenSession {
   /** Claims of ID tokens issued for this grant (authorization_code / refresh_token issues). */
   idToken?: Record<string, unknown>;
   /**
-   * HOOK(pairwise): the subject the client saw when it differs from the stored subject
-   * (pairwise subject identifiers). Introspection returns it as `obfuscated_subject`.
+   * The subject the client sees when it differs from the stored (local) subject: a pairwise
+   * or forced subject identifier. `sub` of ID tokens, JWT access tokens and userinfo;
+   * introspection returns it as `obfuscated_subject` (Hydra).
    */
   obfuscatedSubject?: string;
   /** Introspection's `username` (RFC 7662 §2.2), when a grant knows one. */
@@ -75,7 +76,11 @@ export interface IssueAccessTokenInput {
    */
   requestId: string;
   client: Pick<OAuth2Client, "clientId" | "lifespans">;
-  /** `sub`: the client id for client_credentials, the user (or pairwise id) otherwise. */
+  /**
+   * The LOCAL subject (as login accept gave it; the client id for client_credentials): the
+   * row's `subject` and introspection's `sub`. A pairwise or forced subject goes in
+   * session.obfuscatedSubject; it is what the client sees (ID tokens, JWT `sub`, userinfo).
+   */
   subject: string;
   grantedScope: readonly string[];
   grantedAudience: readonly string[];
@@ -84,6 +89,20 @@ export interface IssueAccessTokenInput {
   grantType: LifespanGrant;
   /** The request time; `iat`, `nbf` and `requested_at`. */
   now: Date;
+  /**
+   * The key of hydra.jwt.access-token (strategies.access_token "jwt"), loaded before a
+   * transaction with accessTokenSigningKey(): inside one, loading it through deps.db would
+   * wait forever on PGlite, which runs one statement at a time.
+   */
+  jwtKey?: SigningKey;
+}
+
+/**
+ * The JWT access-token signing key when access tokens are JWTs, else undefined. Call it before
+ * opening a transaction that issues access tokens, and pass the result as `jwtKey`.
+ */
+export async function accessTokenSigningKey(deps: TokenDeps): Promise<SigningKey | undefined> {
+  return deps.config.strategies.access_token === "jwt" ? signingKey(deps, accessTokenSet) : undefined;
 }
 
 export interface IssuedAccessToken {
@@ -139,6 +158,50 @@ export async function issueAccessToken(deps: TokenDeps, db: Db, input: IssueAcce
   return { token, signature, expiresAt, expiresIn: Math.max(0, expSeconds - Math.floor(input.now.getTime() / 1000)) };
 }
 
+export interface IssueRefreshTokenInput {
+  requestId: string;
+  client: Pick<OAuth2Client, "clientId" | "lifespans">;
+  /** The local subject, as on the access token. */
+  subject: string;
+  /** What the grant allows: a refresh may narrow the access token's scope, never this (RFC 6749 §6). */
+  grantedScope: readonly string[];
+  grantedAudience: readonly string[];
+  session: TokenSession;
+  /** Selects `<grantType>_grant_refresh_token_lifespan`, else ttl.refresh_token (-1: never expires). */
+  grantType: "authorization_code" | "refresh_token";
+  now: Date;
+}
+
+export interface IssuedRefreshToken {
+  token: string;
+  signature: string;
+  /** undefined: never expires. */
+  expiresAt: Date | undefined;
+}
+
+/**
+ * Issues one opaque refresh token (oauth2.token_prefix.refresh_token) and writes its row with
+ * `db` (pass the grant's transaction). Only the HMAC signature is stored.
+ */
+export async function issueRefreshToken(deps: Pick<Deps, "config">, db: Db, input: IssueRefreshTokenInput): Promise<IssuedRefreshToken> {
+  const { config } = deps;
+  const { token, signature } = generateOpaqueToken(config.secrets.system, "refresh_token", config.oauth2.token_prefix.refresh_token);
+  const lifespanMs = effectiveLifespanMs(input.client, input.grantType, "refresh_token", config.ttl.refresh_token);
+  const expiresAt = lifespanMs < 0 ? undefined : new Date(input.now.getTime() + lifespanMs);
+  await insertRefreshToken(db, {
+    signature,
+    requestId: input.requestId,
+    clientId: input.client.clientId,
+    subject: input.subject,
+    grantedScope: [...input.grantedScope],
+    grantedAudience: [...input.grantedAudience],
+    requestedAt: input.now,
+    expiresAt,
+    session: encodeSession(config, input.session),
+  });
+  return { token, signature, expiresAt };
+}
+
 /** RFC 6749 §5.1 body for an issued access token; grants add refresh_token / id_token. */
 export function accessTokenResponse(issued: IssuedAccessToken, grantedScope: readonly string[]): TokenResponse {
   return { access_token: issued.token, token_type: "bearer", expires_in: issued.expiresIn, scope: grantedScope.join(" ") };
@@ -158,7 +221,9 @@ async function signJwtAccessToken(deps: TokenDeps, input: IssueAccessTokenInput,
   const payload: JWTPayload = {
     ...topLevel,
     iss: config.urls.self.issuer,
-    sub: input.subject,
+    // What the client may see: the pairwise (or forced) subject when there is one, as in ID
+    // tokens and userinfo. The row keeps the local subject (introspection's `sub`).
+    sub: input.session.obfuscatedSubject ?? input.subject,
     aud: [...input.grantedAudience],
     exp,
     iat,
@@ -169,7 +234,7 @@ async function signJwtAccessToken(deps: TokenDeps, input: IssueAccessTokenInput,
     scp: [...input.grantedScope],
     ext: input.session.ext,
   };
-  const key = await signingKey(deps, accessTokenSet);
+  const key = input.jwtKey ?? (await signingKey(deps, accessTokenSet));
   return new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "at+jwt" }).sign(key.key);
 }
 

@@ -44,6 +44,7 @@ test("janitor <dsn> --tokens --grants: batches per table, counts printed per tab
       // 10 expired access tokens: 4 + 4 + 2.
       "Successfully completed Janitor run on access tokens: deleted 10 rows from oauth2_access_tokens in 3 statements (T)",
       "Successfully completed Janitor run on refresh tokens: deleted 1 row from oauth2_refresh_tokens in 1 statement (T)",
+      "Successfully completed Janitor run on refresh token rotation pairs: cleared 0 rows in oauth2_refresh_tokens in 1 statement (T)",
       "Successfully completed Janitor run on authorization codes: deleted 0 rows from oauth2_authorization_codes in 1 statement (T)",
       "Successfully completed Janitor run on jti records: deleted 1 row from oauth2_jti_records in 1 statement (T)",
       "Successfully completed Janitor run on trust relationships: deleted 1 row from trusted_jwt_issuers in 1 statement (T)",

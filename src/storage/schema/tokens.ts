@@ -13,7 +13,11 @@ const grantColumns = {
   signature: text("signature").primaryKey(),
   requestId: text("request_id").notNull(),
   clientId: text("client_id").notNull(),
-  /** Subject as the client sees it (pairwise already applied); the client id for client_credentials. */
+  /**
+   * The LOCAL subject, as login accept gave it (the client id for client_credentials). A
+   * pairwise or forced subject is kept in the sealed session (obfuscatedSubject) and is what
+   * the client sees; introspection returns it as obfuscated_subject.
+   */
   subject: text("subject").notNull(),
   grantedScope: text("granted_scope").notNull().default(""),
   grantedAudience: jsonb("granted_audience").$type<string[]>().notNull().default([]),
