@@ -117,6 +117,22 @@ CREATE TABLE "oauth2_login_sessions" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "oauth2_logout_requests" (
+	"id" text PRIMARY KEY NOT NULL,
+	"state" text NOT NULL,
+	"challenge" text NOT NULL,
+	"verifier" text,
+	"subject" text NOT NULL,
+	"sid" text NOT NULL,
+	"client_id" text,
+	"rp_initiated" boolean DEFAULT false NOT NULL,
+	"request_url" text NOT NULL,
+	"post_logout_redirect_uri" text NOT NULL,
+	"requested_at" timestamp with time zone NOT NULL,
+	"expires_at" timestamp with time zone NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "oauth2_obfuscated_subjects" (
 	"client_id" text NOT NULL,
 	"subject" text NOT NULL,
@@ -146,6 +162,10 @@ CREATE UNIQUE INDEX "oauth2_flows_consent_verifier_idx" ON "oauth2_flows" USING 
 CREATE INDEX "oauth2_flows_subject_client_id_idx" ON "oauth2_flows" USING btree ("subject","client_id");--> statement-breakpoint
 CREATE INDEX "oauth2_flows_requested_at_idx" ON "oauth2_flows" USING btree ("requested_at");--> statement-breakpoint
 CREATE INDEX "oauth2_flows_request_id_idx" ON "oauth2_flows" USING btree ("request_id");--> statement-breakpoint
+CREATE INDEX "oauth2_flows_login_session_id_idx" ON "oauth2_flows" USING btree ("login_session_id");--> statement-breakpoint
 CREATE INDEX "oauth2_login_sessions_subject_idx" ON "oauth2_login_sessions" USING btree ("subject");--> statement-breakpoint
 CREATE INDEX "oauth2_login_sessions_expires_at_idx" ON "oauth2_login_sessions" USING btree ("expires_at");--> statement-breakpoint
+CREATE UNIQUE INDEX "oauth2_logout_requests_challenge_idx" ON "oauth2_logout_requests" USING btree ("challenge");--> statement-breakpoint
+CREATE UNIQUE INDEX "oauth2_logout_requests_verifier_idx" ON "oauth2_logout_requests" USING btree ("verifier");--> statement-breakpoint
+CREATE INDEX "oauth2_logout_requests_requested_at_idx" ON "oauth2_logout_requests" USING btree ("requested_at");--> statement-breakpoint
 CREATE INDEX "oauth2_obfuscated_subjects_client_id_obfuscated_idx" ON "oauth2_obfuscated_subjects" USING btree ("client_id","obfuscated");

@@ -6,6 +6,8 @@
 import type { Config } from "../config/schema.ts";
 import type { Deps } from "../deps.ts";
 import { firstStartKeySpec } from "../keys/defaults.ts";
+import { signingKey } from "../keys/signing.ts";
+import { idTokenSet } from "../keys/types.ts";
 import { grantHandlers } from "../oauth2/grants/index.ts";
 import { codeChallengeMethods } from "../oauth2/pkce.ts";
 import { requestObjectSigningAlgs } from "../oauth2/request-object.ts";
@@ -23,8 +25,8 @@ import { preserialized, type Handler } from "../server/http.ts";
  * - token endpoint grants: listed from oauth2/grants/index.ts (see advertisedGrantTypes).
  * - authorize endpoint (oauth2/authorize.ts): done (response types and modes, PKCE methods,
  *   request objects, "implicit").
- * - userinfo (oauth2/userinfo.ts): userinfoSigningAlgs (none, RS256).
- * - logout (flows/logout.ts): front/backchannel logout flags.
+ * - userinfo (oauth2/userinfo.ts): done (none, and RS256 while the ID-token key is RS256).
+ * - logout (flows/logout.ts): done (RP-initiated, front- and back-channel, sid in both).
  */
 export interface Capabilities {
   grantTypes: string[];
@@ -51,8 +53,12 @@ export interface Capabilities {
  */
 const advertisedGrantTypes: readonly string[] = ["authorization_code", "implicit", "client_credentials", "refresh_token"];
 
-/** What is implemented so far: discovery, JWKS, the token endpoint (clients/auth.ts, oauth2/grants/), revocation. */
-export function currentCapabilities(config: Config): Capabilities {
+/**
+ * What is implemented so far: discovery, JWKS, the token endpoint (clients/auth.ts,
+ * oauth2/grants/), revocation, userinfo. `idTokenAlg` is the algorithm of the key ID tokens
+ * are signed with (keys/signing.ts), when known; else the first-start algorithm.
+ */
+export function currentCapabilities(config: Config, idTokenAlg: string = firstStartKeySpec(config).alg): Capabilities {
   return {
     // In Hydra's order. "implicit" is served by the authorization endpoint (oauth2/authorize.ts).
     grantTypes: advertisedGrantTypes.filter((t) => t === "implicit" || grantHandlers.some((g) => g.grantType === t)),
@@ -61,10 +67,12 @@ export function currentCapabilities(config: Config): Capabilities {
     responseModes: [...responseModes],
     // Hydra's list and order; every one is accepted by clients/auth.ts.
     tokenEndpointAuthMethods: ["client_secret_post", "client_secret_basic", "private_key_jwt", "none"],
-    // The algorithm of the ID-token key generated on first start (REQUIRED field, OIDC
-    // Discovery §3). The issue that signs ID tokens must keep this equal to what it signs with.
-    idTokenSigningAlgs: [firstStartKeySpec(config).alg],
-    userinfoSigningAlgs: [],
+    // What ID tokens are signed with (REQUIRED field, OIDC Discovery §3): the newest key of
+    // hydra.openid.id-token when the document is built (see discoverOpenIDConfiguration).
+    idTokenSigningAlgs: [idTokenAlg],
+    // Signed userinfo uses the ID-token key, and clients can only ask for RS256 (Hydra's
+    // userinfo_signed_response_alg is none or RS256): advertised only when that key is RS256.
+    userinfoSigningAlgs: idTokenAlg === "RS256" ? ["none", "RS256"] : ["none"],
     requestObjectSigningAlgs: [...requestObjectSigningAlgs],
     // S256 only: plain is refused (oauth2/pkce.ts), so it is not listed (Hydra lists it anyway).
     codeChallengeMethods: [...codeChallengeMethods],
@@ -73,10 +81,12 @@ export function currentCapabilities(config: Config): Capabilities {
     // Only clients that register request_uris are held to them (fosite), so registration is not required.
     requireRequestUriRegistration: false,
     claimsParameter: false,
-    backchannelLogout: false,
-    backchannelLogoutSession: false,
-    frontchannelLogout: false,
-    frontchannelLogoutSession: false,
+    // flows/logout.ts: logout tokens always carry sid (flows/back-channel.ts); front-channel
+    // URIs get iss and sid when the client asks (flows/front-channel.ts).
+    backchannelLogout: true,
+    backchannelLogoutSession: true,
+    frontchannelLogout: true,
+    frontchannelLogoutSession: true,
   };
 }
 
@@ -157,10 +167,18 @@ export function buildOpenIdConfiguration(config: Config, can: Capabilities = cur
 }
 
 /**
- * Config is immutable while serving, so the document is serialised once, when the
- * route table is built at start-up. It may be cached by clients for five minutes.
+ * Config is immutable while serving, so the document is serialised once, when the route
+ * table is built at start-up — after the first-start keys exist (server/app.ts), so the
+ * ID-token algorithm is the one of the key that signs. A key added later to
+ * hydra.openid.id-token through the admin API with another algorithm signs at once
+ * (keys/signing.ts takes the newest), but the document keeps the old value until the next
+ * start. It may be cached by clients for five minutes.
  */
 export function discoverOpenIDConfiguration(deps: Deps): Handler {
-  const body = JSON.stringify(buildOpenIdConfiguration(deps.config));
-  return () => preserialized(body, 200, { "Cache-Control": "public, max-age=300" });
+  const body = signingKey(deps, idTokenSet).then(
+    (key) => key.alg,
+    // Unreadable keys are reported by /health/ready; the document falls back to the configured algorithm.
+    () => undefined,
+  ).then((alg) => JSON.stringify(buildOpenIdConfiguration(deps.config, currentCapabilities(deps.config, alg))));
+  return async () => preserialized(await body, 200, { "Cache-Control": "public, max-age=300" });
 }

@@ -1,14 +1,23 @@
 /**
  * @module Challenges, verifiers and CSRF values of the login/consent flow: 128 random bits
- * as 32 hex characters (the shape of Hydra's dash-less UUIDs, which login apps may expect),
+ * as 32 hex characters (the shape of Hydra's dash-less UUIDs, which login apps may expect;
+ * logout challenges and verifiers are UUIDs with dashes, as Hydra's),
  * stored only as HMAC signatures under secrets.system; challenges are also sealed because
  * the admin API shows them again once they are spent.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { Config } from "../config/schema.ts";
 import { hmac, seal, unseal } from "../lib/crypto.ts";
 
-export type FlowSecretKind = "login_challenge" | "login_verifier" | "login_csrf" | "consent_challenge" | "consent_verifier" | "consent_csrf";
+export type FlowSecretKind =
+  | "login_challenge"
+  | "login_verifier"
+  | "login_csrf"
+  | "consent_challenge"
+  | "consent_verifier"
+  | "consent_csrf"
+  | "logout_challenge"
+  | "logout_verifier";
 
 type SecretsConfig = Pick<Config, "secrets">;
 
@@ -37,6 +46,12 @@ export function sealFlowValue(config: SecretsConfig, value: string): string {
 
 export function unsealFlowValue(config: SecretsConfig, sealed: string): string {
   return unseal(config.secrets.system, sealed, sealPurpose);
+}
+
+/** A logout challenge or verifier: a random UUID with dashes, as Hydra's, and its signature. */
+export function newLogoutValue(config: SecretsConfig, kind: "logout_challenge" | "logout_verifier"): { value: string; signature: string } {
+  const value = randomUUID();
+  return { value, signature: flowSignature(config, kind, value) };
 }
 
 /** A new value with its signature (and sealed copy, for the kinds shown again later). */

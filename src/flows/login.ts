@@ -187,12 +187,16 @@ export async function redeemLoginVerifier(deps: FlowDeps, verifier: string, cook
     return await requestConsent(deps, { flow: claimed, client, accepted, subjectId, cookies, headers, now }, async (tx) => {
       if (accepted.forceSubjectIdentifier) await setForcedSubject(tx, client.clientId, accepted.subject, accepted.forceSubjectIdentifier);
       if (claimed.loginSkip) return;
+      // A login that is not remembered gets a row too: it is what the `sid` of the ID tokens
+      // names, so that RP-initiated logout and DELETE sessions/login can end it with front-
+      // and back-channel logout (Hydra misses this case, hydra-v1 §7 #3132). It never lets a
+      // flow skip the login, and remember_for (the cookie's lifetime) does not apply to it.
       await upsertLoginSession(tx, {
         id: claimed.loginSessionId,
         subject: accepted.subject,
         authenticatedAt: claimed.authenticatedAt!,
         remember: accepted.remember,
-        expiresAt: accepted.rememberFor > 0 ? new Date(claimed.authenticatedAt!.getTime() + accepted.rememberFor * 1000) : undefined,
+        expiresAt: accepted.remember && accepted.rememberFor > 0 ? new Date(claimed.authenticatedAt!.getTime() + accepted.rememberFor * 1000) : undefined,
       });
       const name = sessionCookieName(deps.config);
       if (accepted.remember) {

@@ -1,6 +1,6 @@
 /**
- * @module Admin API of the login/consent flow (Hydra v1 consent/handler.go):
- * /oauth2/auth/requests/{login,consent}[/accept|/reject] and /oauth2/auth/sessions/{login,consent}.
+ * @module Admin API of the login/consent/logout flow (Hydra v1 consent/handler.go):
+ * /oauth2/auth/requests/{login,consent,logout}[/accept|/reject] and /oauth2/auth/sessions/{login,consent}.
  * Handlers are named after Hydra's operationIds. Wire bodies follow consent/types.go.
  */
 import { getClient } from "../clients/store.ts";
@@ -11,7 +11,7 @@ import { revokeGrant } from "../oauth2/store.ts";
 import { json, type Handler, type RouteTable } from "../server/http.ts";
 import { paginationHeaders, parsePage } from "../server/pagination.ts";
 import type { Db } from "../storage/db.ts";
-import { flowSignatures, newFlowValue, unsealFlowValue } from "./challenge.ts";
+import { flowSignatures, newFlowValue, newLogoutValue, unsealFlowValue } from "./challenge.ts";
 import {
   acceptConsent,
   acceptLogin,
@@ -23,24 +23,30 @@ import {
   type Flow,
   type FlowState,
 } from "./flow.ts";
+import { backchannelLogoutSessions } from "./logout.ts";
+import { acceptLogout, logoutVisibility, rejectLogout, type LogoutRequest } from "./logout-request.ts";
 import { readAcceptConsent, readAcceptLogin, readReject } from "./schemas.ts";
 import {
   deleteAuthorizationCodesOfRequest,
   deleteConsentSessions,
+  deleteLoginSessionById,
   deleteLoginSessionsOfSubject,
   getFlowByConsentChallenge,
   getFlowByLoginChallenge,
+  getLogoutRequestByChallenge,
   listConsentSessions,
   saveFlow,
+  saveLogoutRequest,
 } from "./store.ts";
-import { withQuery } from "./urls.ts";
+import { endSessionUrl, withQuery } from "./urls.ts";
 
 export const loginRequestPath = "/oauth2/auth/requests/login";
 export const consentRequestPath = "/oauth2/auth/requests/consent";
+export const logoutRequestPath = "/oauth2/auth/requests/logout";
 export const sessionsPath = "/oauth2/auth/sessions";
 
-/** The challenge from `login_challenge`/`consent_challenge`, or the legacy `challenge`. */
-function challengeOf(req: Request, name: "login_challenge" | "consent_challenge"): string {
+/** The challenge from `login_challenge`/`consent_challenge`/`logout_challenge`, or the legacy `challenge`. */
+function challengeOf(req: Request, name: "login_challenge" | "consent_challenge" | "logout_challenge"): string {
   const query = new URL(req.url).searchParams;
   const challenge = query.get(name) || query.get("challenge");
   if (!challenge) throw invalidRequest(undefined, { hint: "Query parameter 'challenge' is not defined but should have been." });
@@ -250,11 +256,80 @@ export function revokeConsentSessions(deps: Deps): Handler {
   };
 }
 
-/** DELETE /oauth2/auth/sessions/login?subject=: forgets every remembered login of the subject. */
+/**
+ * DELETE /oauth2/auth/sessions/login?subject= ends every login session of the subject;
+ * ?sid= (Gatehouse) ends one (of that subject, when both are given). Unlike Hydra v1, the
+ * clients that received tokens in those sessions are sent a back-channel logout (in the
+ * background; the answer does not wait for them). 204 even when there was nothing.
+ */
 export function revokeAuthenticationSession(deps: Deps): Handler {
   return async (req) => {
-    const subject = subjectOf(new URL(req.url).searchParams);
-    await deleteLoginSessionsOfSubject(deps.db, subject);
+    const query = new URL(req.url).searchParams;
+    const sid = query.get("sid") || undefined;
+    const subject = sid === undefined ? subjectOf(query) : query.get("subject") || undefined;
+    const ended = sid === undefined ? await deleteLoginSessionsOfSubject(deps.db, subject!) : [await deleteLoginSessionById(deps.db, sid, subject)].filter((s) => s !== undefined);
+    await backchannelLogoutSessions(deps, ended);
+    return new Response(null, { status: 204 });
+  };
+}
+
+// ---- logout requests (flows/logout-request.ts; the public side is flows/logout.ts) ----
+
+async function logoutRequestOf(deps: Deps, challenge: string): Promise<LogoutRequest> {
+  const request = challenge.length <= 256 ? await getLogoutRequestByChallenge(deps.db, flowSignatures(deps.config, "logout_challenge", challenge)) : undefined;
+  if (!request) throw notFound();
+  return request;
+}
+
+/** 410 once the verifier was redeemed, as Hydra's RequestWasHandledResponse. */
+function logoutGone(request: LogoutRequest): Response {
+  return json({ redirect_to: request.requestUrl }, 410);
+}
+
+/** Hydra's LogoutRequest: {challenge, subject, sid, request_url, rp_initiated, client|null}; the client without secret. */
+export function getLogoutRequest(deps: Deps): Handler {
+  return async (req) => {
+    const challenge = challengeOf(req, "logout_challenge");
+    const request = await logoutRequestOf(deps, challenge);
+    const visibility = logoutVisibility(request, deps.clock.now());
+    if (visibility === "gone") return logoutGone(request);
+    if (visibility === "invisible") throw notFound();
+    const client = request.clientId ? await getClient(deps.db, request.clientId) : undefined;
+    return json({
+      challenge,
+      subject: request.subject,
+      sid: request.sid,
+      request_url: request.requestUrl,
+      rp_initiated: request.rpInitiated,
+      client: client ? toWire(client) : null,
+    });
+  };
+}
+
+/** PUT logout/accept: no body; 200 {"redirect_to": "<public>/oauth2/sessions/logout?logout_verifier=…"}. */
+export function acceptLogoutRequest(deps: Deps): Handler {
+  return async (req) => {
+    const challenge = challengeOf(req, "logout_challenge");
+    const request = await logoutRequestOf(deps, challenge);
+    const now = deps.clock.now();
+    if (logoutVisibility(request, now) === "gone") return logoutGone(request);
+    const verifier = newLogoutValue(deps.config, "logout_verifier");
+    const saved = await saveLogoutRequest(deps.db, acceptLogout(request, verifier.signature, now), "requested", now);
+    if (!saved) throw conflict(undefined, { hint: "The logout request was already answered." });
+    return json({ redirect_to: withQuery(endSessionUrl(deps.config), "logout_verifier", verifier.value) });
+  };
+}
+
+/** PUT logout/reject: 204; the request disappears (Hydra ignores any body). */
+export function rejectLogoutRequest(deps: Deps): Handler {
+  return async (req) => {
+    const challenge = challengeOf(req, "logout_challenge");
+    await req.body?.cancel().catch(() => {});
+    const request = await logoutRequestOf(deps, challenge);
+    const now = deps.clock.now();
+    if (logoutVisibility(request, now) === "gone") return logoutGone(request);
+    const saved = await saveLogoutRequest(deps.db, rejectLogout(request, now), "requested", now);
+    if (!saved) throw conflict(undefined, { hint: "The logout request was already answered." });
     return new Response(null, { status: 204 });
   };
 }
@@ -267,6 +342,9 @@ export function flowRoutes(deps: Deps): RouteTable {
     [consentRequestPath]: { GET: getConsentRequest(deps) },
     [`${consentRequestPath}/accept`]: { PUT: acceptConsentRequest(deps) },
     [`${consentRequestPath}/reject`]: { PUT: rejectConsentRequest(deps) },
+    [logoutRequestPath]: { GET: getLogoutRequest(deps) },
+    [`${logoutRequestPath}/accept`]: { PUT: acceptLogoutRequest(deps) },
+    [`${logoutRequestPath}/reject`]: { PUT: rejectLogoutRequest(deps) },
     [`${sessionsPath}/consent`]: { GET: listSubjectConsentSessions(deps), DELETE: revokeConsentSessions(deps) },
     [`${sessionsPath}/login`]: { DELETE: revokeAuthenticationSession(deps) },
   };

@@ -1,13 +1,14 @@
 /**
- * @module SQL of the browser flows: flows (login and consent requests), remembered login
- * sessions, forced subject identifiers, and the authorization codes a finished flow issues.
+ * @module SQL of the browser flows: flows (login and consent requests), login sessions,
+ * forced subject identifiers, the authorization codes a finished flow issues, and logout requests.
  * A transition is one conditional UPDATE on the state it expects; a verifier or a code is
  * claimed by one UPDATE … RETURNING, so it is redeemed once however many requests race.
  */
 import { and, count, desc, eq, gt, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Db } from "../storage/db.ts";
-import { authorizationCodes, flows, loginSessions, obfuscatedSubjects } from "../storage/schema/index.ts";
+import { authorizationCodes, flows, loginSessions, logoutRequests, obfuscatedSubjects } from "../storage/schema/index.ts";
 import type { ConsentResult, Flow, FlowState, LoginResult } from "./flow.ts";
+import type { LogoutRequest, LogoutState } from "./logout-request.ts";
 import type { StoredAuthorizeRequest } from "../oauth2/authorize-request.ts";
 
 type FlowRow = typeof flows.$inferSelect;
@@ -250,9 +251,59 @@ export async function deleteLoginSession(db: Db, id: string): Promise<void> {
   await db.delete(loginSessions).where(eq(loginSessions.id, id));
 }
 
-export async function deleteLoginSessionsOfSubject(db: Db, subject: string): Promise<number> {
+/** Deletes every login session of a subject (remembered or not); returns their ids (for back-channel logout). */
+export async function deleteLoginSessionsOfSubject(db: Db, subject: string): Promise<string[]> {
   const rows = await db.delete(loginSessions).where(eq(loginSessions.subject, subject)).returning({ id: loginSessions.id });
-  return rows.length;
+  return rows.map((r) => r.id);
+}
+
+/** Deletes one login session (of `subject`, when given); returns its id if there was one. */
+export async function deleteLoginSessionById(db: Db, id: string, subject?: string): Promise<string | undefined> {
+  const rows = await db
+    .delete(loginSessions)
+    .where(and(eq(loginSessions.id, id), subject === undefined ? undefined : eq(loginSessions.subject, subject)))
+    .returning({ id: loginSessions.id });
+  return rows[0]?.id;
+}
+
+/**
+ * A login session by id, remembered or not, unless its remember_for ran out: what an ID
+ * token's `sid` names. A login that was not remembered has a row too (flows/login.ts), so
+ * RP-initiated logout finds it and runs front- and back-channel logout (Hydra misses this,
+ * hydra-v1 §7 #3132).
+ */
+export async function getLoginSession(db: Db, id: string, now: Date): Promise<LoginSession | undefined> {
+  const [row] = await db
+    .select()
+    .from(loginSessions)
+    .where(and(eq(loginSessions.id, id), or(isNull(loginSessions.expiresAt), gt(loginSessions.expiresAt, now))))
+    .limit(1);
+  return row ? { id: row.id, subject: row.subject, authenticatedAt: row.authenticatedAt, remember: row.remember, expiresAt: row.expiresAt ?? undefined } : undefined;
+}
+
+/** A client that received tokens within a login session, and the subject as it knows the user. */
+export interface SessionClient {
+  clientId: string;
+  /** Pairwise or forced identifier when the client has one, else the subject. */
+  subject: string;
+}
+
+/**
+ * The clients that got a consent (and so an ID token with this `sid`) within a login
+ * session: flows of the session whose consent verifier was redeemed without error. Newest
+ * flow first, one entry per client (Hydra ListUserAuthenticatedClientsWith*ChannelLogout).
+ */
+export async function listSessionClients(db: Db, sid: string): Promise<SessionClient[]> {
+  const rows = await db
+    .select({ clientId: flows.clientId, subject: flows.subject, subjectIdentifier: flows.subjectIdentifier })
+    .from(flows)
+    .where(and(eq(flows.loginSessionId, sid), eq(flows.state, "consent_used"), eq(flows.consentError, false)))
+    .orderBy(desc(flows.requestedAt))
+    // A bound, so one session cannot make a logout unbounded; far above a real session's clients.
+    .limit(1000);
+  const out = new Map<string, SessionClient>();
+  for (const r of rows) if (!out.has(r.clientId)) out.set(r.clientId, { clientId: r.clientId, subject: r.subjectIdentifier ?? r.subject });
+  return [...out.values()];
 }
 
 // ---- forced subject identifiers ----
@@ -281,7 +332,7 @@ export interface AuthorizationCodeRecord {
   signature: string;
   requestId: string;
   clientId: string;
-  /** As the client sees it (pairwise applied). */
+  /** The local subject (as login accept gave it), as on token rows; the pairwise one is in the sealed session. */
   subject: string;
   grantedScope: string[];
   grantedAudience: string[];
@@ -331,13 +382,21 @@ export async function getAuthorizationCode(db: Db, signature: string): Promise<A
 
 /**
  * Claims a code for redemption: one UPDATE that succeeds for one caller only, and only while
- * the code is unused and unexpired. undefined otherwise.
+ * the code is unused and unexpired (and, given `clientId`, only for that client). undefined
+ * otherwise.
  */
-export async function claimAuthorizationCode(db: Db, signature: string, now: Date): Promise<AuthorizationCodeRecord | undefined> {
+export async function claimAuthorizationCode(db: Db, signature: string, now: Date, clientId?: string): Promise<AuthorizationCodeRecord | undefined> {
   const rows = await db
     .update(authorizationCodes)
     .set({ usedAt: now })
-    .where(and(eq(authorizationCodes.signature, signature), isNull(authorizationCodes.usedAt), sql`${authorizationCodes.expiresAt} > ${ts(now)}`))
+    .where(
+      and(
+        eq(authorizationCodes.signature, signature),
+        isNull(authorizationCodes.usedAt),
+        sql`${authorizationCodes.expiresAt} > ${ts(now)}`,
+        clientId === undefined ? undefined : eq(authorizationCodes.clientId, clientId),
+      ),
+    )
     .returning();
   return rows[0] ? toCode(rows[0]) : undefined;
 }
@@ -378,5 +437,84 @@ export async function deleteInactiveFlows(db: Db, cutoffs: { unfinishedBefore: D
 export async function deleteExpiredLoginSessions(db: Db, before: Date, n: number): Promise<number> {
   const victims = db.select({ id: loginSessions.id }).from(loginSessions).where(sql`${loginSessions.expiresAt} < ${ts(before)}`).limit(n);
   const rows = await db.delete(loginSessions).where(inArray(loginSessions.id, victims)).returning({ id: loginSessions.id });
+  return rows.length;
+}
+
+// ---- logout requests (flows/logout-request.ts) ----
+
+type LogoutRow = typeof logoutRequests.$inferSelect;
+
+function toLogoutRequest(row: LogoutRow): LogoutRequest {
+  return {
+    id: row.id,
+    state: row.state as LogoutState,
+    challenge: row.challenge,
+    verifier: row.verifier ?? undefined,
+    subject: row.subject,
+    sid: row.sid,
+    clientId: row.clientId ?? undefined,
+    rpInitiated: row.rpInitiated,
+    requestUrl: row.requestUrl,
+    postLogoutRedirectUri: row.postLogoutRedirectUri,
+    requestedAt: row.requestedAt,
+    expiresAt: row.expiresAt,
+  };
+}
+
+export async function insertLogoutRequest(db: Db, request: LogoutRequest, now: Date): Promise<void> {
+  await db.insert(logoutRequests).values({
+    id: request.id,
+    state: request.state,
+    challenge: request.challenge,
+    verifier: request.verifier ?? null,
+    subject: request.subject,
+    sid: request.sid,
+    clientId: request.clientId ?? null,
+    rpInitiated: request.rpInitiated,
+    requestUrl: request.requestUrl,
+    postLogoutRedirectUri: request.postLogoutRedirectUri,
+    requestedAt: request.requestedAt,
+    expiresAt: request.expiresAt,
+    updatedAt: now,
+  });
+}
+
+export async function getLogoutRequestByChallenge(db: Db, signatures: string[]): Promise<LogoutRequest | undefined> {
+  const [row] = await db.select().from(logoutRequests).where(inArray(logoutRequests.challenge, signatures)).limit(1);
+  return row ? toLogoutRequest(row) : undefined;
+}
+
+/**
+ * Saves an answer computed by logout-request.ts, only if the request is still in state `from`
+ * and unexpired; undefined when another request answered it first.
+ */
+export async function saveLogoutRequest(db: Db, next: LogoutRequest, from: LogoutState, now: Date): Promise<LogoutRequest | undefined> {
+  const rows = await db
+    .update(logoutRequests)
+    .set({ state: next.state, verifier: next.verifier ?? null, updatedAt: now })
+    .where(and(eq(logoutRequests.id, next.id), eq(logoutRequests.state, from), sql`${logoutRequests.expiresAt} > ${ts(now)}`))
+    .returning();
+  return rows[0] ? toLogoutRequest(rows[0]) : undefined;
+}
+
+/** Redeems a logout verifier: accepted → used, once, while unexpired. undefined otherwise. */
+export async function claimLogoutVerifier(db: Db, signatures: string[], now: Date): Promise<LogoutRequest | undefined> {
+  const rows = await db
+    .update(logoutRequests)
+    .set({ state: "used", updatedAt: now })
+    .where(and(inArray(logoutRequests.verifier, signatures), eq(logoutRequests.state, "accepted"), sql`${logoutRequests.expiresAt} > ${ts(now)}`))
+    .returning();
+  return rows[0] ? toLogoutRequest(rows[0]) : undefined;
+}
+
+/**
+ * Deletes up to `n` logout requests that arrived before `before` (the janitor passes
+ * now − the request lifespan, bounded by its notAfter), whatever their state: an unanswered
+ * one has expired, and a used or rejected one is only kept so that the admin API can answer
+ * 410/404 while the request would still be valid.
+ */
+export async function deleteExpiredLogoutRequests(db: Db, before: Date, n: number): Promise<number> {
+  const victims = db.select({ id: logoutRequests.id }).from(logoutRequests).where(sql`${logoutRequests.requestedAt} < ${ts(before)}`).limit(n);
+  const rows = await db.delete(logoutRequests).where(inArray(logoutRequests.id, victims)).returning({ id: logoutRequests.id });
   return rows.length;
 }

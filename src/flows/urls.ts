@@ -1,6 +1,7 @@
 /**
- * @module Where the browser is sent: the operator's login, consent and error apps
- * (urls.login, urls.consent, urls.error), else Gatehouse's fallback pages, as Hydra.
+ * @module Where the browser is sent: the operator's login, consent, logout and error apps
+ * (urls.login, urls.consent, urls.logout, urls.error, urls.post_logout_redirect), else
+ * Gatehouse's fallback pages, as Hydra.
  */
 import type { Config } from "../config/schema.ts";
 
@@ -29,6 +30,23 @@ export function consentUrl(config: UrlConfig): string {
 
 export function errorUrl(config: UrlConfig): string {
   return config.urls.error || fallback(config, fallbackPaths.error);
+}
+
+export function logoutUrl(config: UrlConfig): string {
+  return config.urls.logout || fallback(config, fallbackPaths.logout);
+}
+
+/** Where a logout ends when the client named no post_logout_redirect_uri (Hydra LogoutRedirectURL). */
+export function postLogoutRedirectUrl(config: UrlConfig): string {
+  return config.urls.post_logout_redirect || fallback(config, fallbackPaths.postLogout);
+}
+
+/** OIDC RP-Initiated Logout's end_session_endpoint (Hydra: /oauth2/sessions/logout). */
+export const endSessionPath = "/oauth2/sessions/logout";
+
+/** The end-session endpoint under urls.self.public, where logout verifiers are redeemed. */
+export function endSessionUrl(config: UrlConfig): string {
+  return fallback(config, endSessionPath);
 }
 
 /** `base` with one query parameter set (Hydra urlx.SetQuery). */

@@ -1,4 +1,4 @@
-/** @module Prometheus metrics for /metrics/prometheus (admin only): requests, in-flight, pool, process. */
+/** @module Prometheus metrics for /metrics/prometheus (admin only): requests, in-flight, back-channel logout, pool, process. */
 
 const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -11,6 +11,8 @@ interface Series {
 export interface Metrics {
   requestStarted(): void;
   requestFinished(listener: string, method: string, route: string, status: number, seconds: number): void;
+  /** One back-channel logout delivery ended (flows/back-channel.ts). */
+  backchannelLogout(result: "ok" | "error"): void;
   render(extra: { poolMax: number; dbKind: string; poolByState?: Record<string, number> }): string;
 }
 
@@ -19,6 +21,7 @@ const escape = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').repl
 export function createMetrics(): Metrics {
   const series = new Map<string, Series & { labels: string }>();
   let inFlight = 0;
+  const backchannel = { ok: 0, error: 0 };
   const startedAt = Date.now() / 1000;
   return {
     requestStarted() {
@@ -32,6 +35,9 @@ export function createMetrics(): Metrics {
       s.count++;
       s.sum += seconds;
       for (let i = 0; i < buckets.length; i++) if (seconds <= buckets[i]!) s.buckets[i]!++;
+    },
+    backchannelLogout(result) {
+      backchannel[result]++;
     },
     render({ poolMax, dbKind, poolByState }) {
       const out: string[] = [];
@@ -49,6 +55,10 @@ export function createMetrics(): Metrics {
       out.push("# HELP gatehouse_http_requests_in_flight HTTP requests being answered now.");
       out.push("# TYPE gatehouse_http_requests_in_flight gauge");
       out.push(`gatehouse_http_requests_in_flight ${inFlight}`);
+      out.push("# HELP gatehouse_backchannel_logout_total Back-channel logout deliveries to clients, by result (ok: 2xx; error: other status, timeout, refused).");
+      out.push("# TYPE gatehouse_backchannel_logout_total counter");
+      out.push(`gatehouse_backchannel_logout_total{result="ok"} ${backchannel.ok}`);
+      out.push(`gatehouse_backchannel_logout_total{result="error"} ${backchannel.error}`);
       out.push("# HELP gatehouse_db_pool_max_connections Most database connections the pool opens.");
       out.push("# TYPE gatehouse_db_pool_max_connections gauge");
       out.push(`gatehouse_db_pool_max_connections{kind="${dbKind}"} ${poolMax}`);

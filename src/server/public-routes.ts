@@ -3,6 +3,7 @@ import { dynamicClientRegistrationRoutes } from "../clients/dynamic-registration
 import type { Deps } from "../deps.ts";
 import { discoveryRoutes } from "../discovery/routes.ts";
 import { fallbackRoutes } from "../flows/fallbacks.ts";
+import { logoutRoutes } from "../flows/logout.ts";
 import { healthRoutes } from "../health/routes.ts";
 import { authorizeRoutes } from "../oauth2/authorize.ts";
 import { oauth2PublicRoutes } from "../oauth2/routes.ts";
@@ -23,6 +24,7 @@ export function publicRoutes(deps: Deps): RouteTable {
     ...discoveryRoutes(deps),
     ...oauth2PublicRoutes(deps),
     ...authorizeRoutes(deps),
+    ...logoutRoutes(deps),
     ...fallbackRoutes(deps),
     // Not registered at all when disabled (404), as Hydra's client/handler.go SetRoutes.
     ...(deps.config.oidc.dynamic_client_registration.enabled ? dynamicClientRegistrationRoutes(deps) : {}),

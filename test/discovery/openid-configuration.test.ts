@@ -44,18 +44,21 @@ afterAll(async () => {
 const nothingYet = {
   // The authorization endpoint (oauth2/authorize.ts): Hydra's response types plus "code token".
   response_types_supported: ["code", "code id_token", "id_token", "token id_token", "token", "token id_token code", "code token"],
-  grant_types_supported: ["implicit", "client_credentials"],
+  // Listed from oauth2/grants/index.ts (plus "implicit"), in Hydra's order.
+  grant_types_supported: ["authorization_code", "implicit", "client_credentials", "refresh_token"],
   response_modes_supported: ["query", "fragment", "form_post"],
   token_endpoint_auth_methods_supported: ["client_secret_post", "client_secret_basic", "private_key_jwt", "none"],
-  userinfo_signing_alg_values_supported: [],
+  // oauth2/userinfo.ts: JSON, or RS256 with the (RS256) ID-token key.
+  userinfo_signing_alg_values_supported: ["none", "RS256"],
   request_parameter_supported: true,
   request_uri_parameter_supported: true,
   require_request_uri_registration: false,
   claims_parameter_supported: false,
-  backchannel_logout_supported: false,
-  backchannel_logout_session_supported: false,
-  frontchannel_logout_supported: false,
-  frontchannel_logout_session_supported: false,
+  // Logout (flows/logout.ts): RP-initiated, front- and back-channel, with sid.
+  backchannel_logout_supported: true,
+  backchannel_logout_session_supported: true,
+  frontchannel_logout_supported: true,
+  frontchannel_logout_session_supported: true,
   request_object_signing_alg_values_supported: ["none", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"],
   // S256 only: plain is refused (Hydra advertises it anyway).
   code_challenge_methods_supported: ["S256"],

@@ -63,6 +63,8 @@ export const flows = pgTable(
     index("oauth2_flows_subject_client_id_idx").on(t.subject, t.clientId),
     index("oauth2_flows_requested_at_idx").on(t.requestedAt),
     index("oauth2_flows_request_id_idx").on(t.requestId),
+    // Logout: which clients received consent within a login session (front/back-channel).
+    index("oauth2_flows_login_session_id_idx").on(t.loginSessionId),
   ],
 );
 
@@ -91,4 +93,39 @@ export const obfuscatedSubjects = pgTable(
     obfuscated: text("obfuscated").notNull(),
   },
   (t) => [primaryKey({ columns: [t.clientId, t.subject] }), index("oauth2_obfuscated_subjects_client_id_obfuscated_idx").on(t.clientId, t.obfuscated)],
+);
+
+/**
+ * Logout requests (Hydra's hydra_oauth2_logout_request): one row per logout that reached the
+ * logout app. The challenge and the verifier are stored as HMAC signatures only; unlike
+ * Hydra v1 a request expires (expires_at = requested_at + ttl.login_consent_request).
+ */
+export const logoutRequests = pgTable(
+  "oauth2_logout_requests",
+  {
+    id: text("id").primaryKey(),
+    /** A LogoutState (flows/logout-request.ts): requested, accepted, rejected, used. */
+    state: text("state").notNull(),
+    challenge: text("challenge").notNull(),
+    /** Set when the logout app accepts. */
+    verifier: text("verifier"),
+    /** The user as the login app names them (the login session's subject). */
+    subject: text("subject").notNull(),
+    /** The login session to end (`sid`). */
+    sid: text("sid").notNull(),
+    /** The client named by the id_token_hint; null for a logout the browser started. */
+    clientId: text("client_id"),
+    rpInitiated: boolean("rp_initiated").notNull().default(false),
+    requestUrl: text("request_url").notNull(),
+    /** Where the browser goes once logged out (state already appended). */
+    postLogoutRedirectUri: text("post_logout_redirect_uri").notNull(),
+    requestedAt: at("requested_at").notNull(),
+    expiresAt: at("expires_at").notNull(),
+    updatedAt: at("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("oauth2_logout_requests_challenge_idx").on(t.challenge),
+    uniqueIndex("oauth2_logout_requests_verifier_idx").on(t.verifier),
+    index("oauth2_logout_requests_requested_at_idx").on(t.requestedAt),
+  ],
 );
