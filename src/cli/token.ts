@@ -151,6 +151,7 @@ export const token = defineCommand({
   meta: { name: "token", description: "Issue, introspect, revoke and delete OAuth 2.0 tokens" },
   subCommands: {
     client: tokenClient,
+    user: () => import("./token-user.ts").then((m) => m.tokenUser),
     introspect: tokenIntrospect,
     revoke: tokenRevoke,
     delete: tokenDelete,

@@ -10,6 +10,7 @@ import YAML, { isScalar, visit } from "yaml";
 import { ConfigSchema, ignoredKeys, type Config } from "./schema.ts";
 import { show } from "./coerce.ts";
 import { parseCidr } from "../lib/cidr.ts";
+import { exampleAppPaths } from "../example-app/paths.ts";
 
 export type Source =
   | { kind: "default" }
@@ -388,6 +389,21 @@ function checkConfig(
   const withSlash = (u: string) => (u.endsWith("/") ? u : `${u}/`);
   (config.urls.self as { issuer: string }).issuer = withSlash(config.urls.self.issuer);
   (config.urls.self as { public: string }).public = withSlash(config.urls.self.public || config.urls.self.issuer);
+
+  // The example app: --dev turns it on unless example_app.enabled is set either way; when on,
+  // it answers for the login, consent and logout URLs the operator did not set.
+  if (mode.dev && !sourceOf(sources, "example_app.enabled")) (config.example_app as { enabled: boolean }).enabled = true;
+  if (config.example_app.enabled) {
+    if (!mode.dev) {
+      warnings.push(
+        `example_app.enabled is on (${where("example_app.enabled")}): anyone can log in as the demo user foo@bar.com / foobar. Never run like this in production.`,
+      );
+    }
+    const urls = config.urls as Record<"login" | "consent" | "logout", string>;
+    for (const step of ["login", "consent", "logout"] as const) {
+      if (!urls[step]) urls[step] = new URL(exampleAppPaths[step].slice(1), config.urls.self.public).toString();
+    }
+  }
 
   for (const path of ["serve.tls.allow_termination_from", "serve.public.tls.allow_termination_from", "serve.admin.tls.allow_termination_from"]) {
     const ranges = path.split(".").reduce<any>((node, key) => node[key], config) as string[];

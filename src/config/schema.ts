@@ -247,6 +247,12 @@ export const ConfigSchema = v.object({
       ),
     }),
   }),
+  /**
+   * Gatehouse: the built-in example login, consent and logout app (src/example-app/) under
+   * /example/ on the public listener. Off by default; `--dev` turns it on unless this key is
+   * set. When on, urls.login, urls.consent and urls.logout point to it unless they are set.
+   */
+  example_app: section({ enabled: bool(false) }),
   log: section({
     level: oneOf(["panic", "fatal", "error", "warn", "info", "debug", "trace"] as const, "info"),
     format: oneOf(["text", "json", "json_pretty"] as const, "text"),

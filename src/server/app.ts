@@ -4,6 +4,8 @@
  */
 import { checkServe, ConfigError, terminationRangesOf, tlsFilesOf, type LoadedConfig, type ServeWhich } from "../config/load.ts";
 import { createDeps, type Deps } from "../deps.ts";
+import { ownAdminTarget } from "../example-app/admin-api.ts";
+import { exampleAppRoutes } from "../example-app/routes.ts";
 import { ensureFirstStartKeys } from "../keys/first-start.ts";
 import type { Logger } from "../lib/log.ts";
 import { openDatabase, type Database } from "../storage/db.ts";
@@ -39,12 +41,21 @@ export async function startServer(loaded: LoadedConfig, which: ServeWhich, log: 
     await prepareSchema(database, log);
     const deps = createDeps(loaded, database, log);
     await ensureFirstStartKeys(deps);
+    // The example app calls the admin API like any login app: this process's admin listener
+    // (serve all), else the one serve.admin names (serve public, admin in another process).
+    const exampleApp = config.example_app.enabled
+      ? exampleAppRoutes({
+          admin: () => ownAdminTarget(config.serve.admin, listeners.find((l) => l.name === "admin")?.address, tls.admin),
+          publicUrl: config.urls.self.public,
+          log: log.withTag("example-app"),
+        })
+      : {};
     for (const name of which === "all" ? (["public", "admin"] as const) : [which]) {
       const listener = await listen({
         name,
         // --dev never exposes an unprotected admin API to the network: loopback unless a host is set.
         listener: { ...config.serve[name], host: config.serve[name].host || (mode.dev ? "127.0.0.1" : "") },
-        routes: name === "public" ? publicRoutes(deps) : adminRoutes(deps),
+        routes: name === "public" ? { ...publicRoutes(deps), ...exampleApp } : adminRoutes(deps),
         deps,
         tls: config.serve[name].host.startsWith("unix:") ? undefined : tls[name],
         terminationRanges: tls[name] ? [] : terminationRangesOf(config, name),
@@ -52,6 +63,9 @@ export async function startServer(loaded: LoadedConfig, which: ServeWhich, log: 
       });
       listeners.push(listener);
       log.info(`${name} listener on ${listener.address}`);
+      if (name === "public" && config.example_app.enabled) {
+        log.info(`example login app on ${config.urls.self.public}example/ (demo user foo@bar.com, password foobar)`);
+      }
     }
     let stopping: Promise<void> | undefined;
     return {

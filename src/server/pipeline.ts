@@ -36,7 +36,7 @@ export interface BuiltRoutes {
 
 /** Read-only documents, where a HEAD may run the GET handler. */
 function headSafe(path: string): boolean {
-  return path.startsWith("/health/") || path.startsWith("/.well-known/") || path === "/version";
+  return path.startsWith("/health/") || path.startsWith("/.well-known/") || path === "/version" || path === "/userinfo";
 }
 
 export function buildRoutes(table: RouteTable, deps: Deps, policy: ListenerPolicy): BuiltRoutes {

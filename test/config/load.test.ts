@@ -752,3 +752,45 @@ test("secretsOptional (migrate): no secrets.system is fine, but a short one is s
   ]);
   expect(problemsOf(() => loadConfig({ env: {} }))).toEqual([expect.stringContaining("secrets.system: required")]);
 });
+
+describe("example_app.enabled (Gatehouse)", () => {
+  const env = { SECRETS_SYSTEM: secret, URLS_SELF_ISSUER: "https://auth.example.com/base" };
+
+  test("off by default: the login, consent and logout URLs stay unset (the fallback pages)", () => {
+    const { config } = load({ env });
+    expect(config.example_app.enabled).toBe(false);
+    expect([config.urls.login, config.urls.consent, config.urls.logout]).toEqual(["", "", ""]);
+  });
+
+  test("on: it answers for the URLs that are not set, under urls.self.public", () => {
+    const { config } = load({ env: { ...env, EXAMPLE_APP_ENABLED: "true", URLS_CONSENT: "https://consent.example.com/c" } });
+    expect(config.example_app.enabled).toBe(true);
+    expect(config.urls.login).toBe("https://auth.example.com/base/example/login");
+    expect(config.urls.consent).toBe("https://consent.example.com/c");
+    expect(config.urls.logout).toBe("https://auth.example.com/base/example/logout");
+    // Outside --dev it is loud: the demo user logs anyone in.
+    expect(load({ env: { ...env, EXAMPLE_APP_ENABLED: "true" } }).warnings).toEqual([
+      "example_app.enabled is on (from env EXAMPLE_APP_ENABLED): anyone can log in as the demo user foo@bar.com / foobar. Never run like this in production.",
+    ]);
+    expect(loadConfig({ env, mode: { dev: true } }).warnings).toEqual([]);
+    const behindProxy = load({ env: { ...env, URLS_SELF_PUBLIC: "https://public.example.com/" }, flags: { "example_app.enabled": "true" } });
+    expect(behindProxy.config.urls.login).toBe("https://public.example.com/example/login");
+  });
+
+  test("--dev turns it on unless the key is set; set to false it stays off", () => {
+    const dev = loadConfig({ env, mode: { dev: true } });
+    expect(dev.config.example_app.enabled).toBe(true);
+    expect(dev.config.urls.login).toBe("https://auth.example.com/base/example/login");
+    const off = tmp.write("example_app:\n  enabled: false\n");
+    const devOff = loadConfig({ env, files: [off], mode: { dev: true } });
+    expect(devOff.config.example_app.enabled).toBe(false);
+    expect(devOff.config.urls.login).toBe("");
+    expect(loadConfig({ env: { ...env, EXAMPLE_APP_ENABLED: "false" }, mode: { dev: true } }).config.example_app.enabled).toBe(false);
+  });
+
+  test("a value that is not a boolean is refused, naming the source", () => {
+    expect(problemsOf(() => load({ env: { ...env, EXAMPLE_APP_ENABLED: "yes please" } }))).toEqual([
+      'example_app.enabled: expected true or false, got "yes please" (from env EXAMPLE_APP_ENABLED)',
+    ]);
+  });
+});
