@@ -4,6 +4,7 @@
  * neither imports the other's handlers.
  */
 import type { Deps } from "../deps.ts";
+import { deleteFlowsOfClient } from "../flows/store.ts";
 import { deleteClientTokens } from "../oauth2/store.ts";
 import type { Db } from "../storage/db.ts";
 import type { ClientInput } from "./schemas.ts";
@@ -25,15 +26,16 @@ export async function planSecret(deps: Deps, input: ClientInput, hasStoredSecret
 }
 
 /**
- * HOOK(client-deleted): everything that goes away with a client, in one transaction.
- * Later issues add their cleanup here, e.g. revoking the client's access and refresh
- * tokens, deleting its authorization codes, PKCE and OIDC sessions, its login/consent
- * requests and remembered consents, and its jti blacklist entries — Hydra relies on
- * ON DELETE CASCADE for these. Returns false when the client did not exist.
+ * Everything that goes away with a client, in one transaction (Hydra relies on ON DELETE
+ * CASCADE for these). Returns false when the client did not exist.
  */
 export async function deleteClientAndDependents(tx: Db, clientId: string): Promise<boolean> {
   const deleted = await deleteClient(tx, clientId);
-  // Its access and refresh tokens and authorization codes (oauth2/store.ts).
-  if (deleted) await deleteClientTokens(tx, clientId);
+  if (deleted) {
+    // Its access and refresh tokens and authorization codes (oauth2/store.ts), and its
+    // flows, remembered consents, forced subjects and logout requests (flows/store.ts).
+    await deleteClientTokens(tx, clientId);
+    await deleteFlowsOfClient(tx, clientId);
+  }
   return deleted;
 }

@@ -518,3 +518,14 @@ export async function deleteExpiredLogoutRequests(db: Db, before: Date, n: numbe
   const rows = await db.delete(logoutRequests).where(inArray(logoutRequests.id, victims)).returning({ id: logoutRequests.id });
   return rows.length;
 }
+
+/**
+ * What a deleted client leaves in the flows tables: its login/consent requests and
+ * remembered consents, its forced subject identifiers and its logout requests.
+ * (Login sessions belong to the user, not the client, and stay.)
+ */
+export async function deleteFlowsOfClient(db: Db, clientId: string): Promise<void> {
+  await db.delete(flows).where(eq(flows.clientId, clientId));
+  await db.delete(obfuscatedSubjects).where(eq(obfuscatedSubjects.clientId, clientId));
+  await db.delete(logoutRequests).where(eq(logoutRequests.clientId, clientId));
+}
