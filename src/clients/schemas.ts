@@ -11,6 +11,7 @@ import type { Config } from "../config/schema.ts";
 import { badRequest, invalidClientMetadata, OAuthError } from "../errors.ts";
 import { isLocalhost } from "../oauth2/redirect-uri.ts";
 import { canonicalLifespan } from "./lifespans.ts";
+import { containsNul } from "../server/http.ts";
 import {
   authSigningAlgs,
   grantTypes,
@@ -385,9 +386,36 @@ function requireObject(body: unknown, what: string): asserts body is Record<stri
   if (!isPlainObject(body)) throw badRequest(undefined, { hint: `The request body must be a JSON object holding ${what}.` });
 }
 
+/** Most values one list field (redirect URIs, contacts, audience…) or the scope may hold. */
+export const maxListItems = 100;
+
+/** Bounds every list before validation: each item is checked and later matched per request. */
+function checkListSizes(body: Record<string, unknown>) {
+  for (const [key, value] of Object.entries(body)) {
+    if (key === "metadata" || !Array.isArray(value) || value.length <= maxListItems) continue;
+    const message = `Field ${key} must hold at most ${maxListItems} values, got ${value.length}.`;
+    throw key === "redirect_uris" ? redirectUriError(message) : clientMetadataError(message);
+  }
+  if (typeof body.scope === "string" && body.scope.split(" ").length > maxListItems) {
+    throw clientMetadataError(`Field scope must hold at most ${maxListItems} scope tokens.`);
+  }
+}
+
+/** PostgreSQL text and jsonb cannot hold NUL: such a value is bad metadata, not a 500 from the store. */
+function checkNoNul(body: Record<string, unknown>) {
+  for (const [key, value] of Object.entries(body)) {
+    if (key.includes("\0") || containsNul(value)) {
+      const message = `Field ${key.replace(/\0/g, "\\0")} must not contain NUL characters.`;
+      throw key === "redirect_uris" ? redirectUriError(message) : clientMetadataError(message);
+    }
+  }
+}
+
 /** Parses a client body or throws the 400 Hydra would send. */
 export function parseClientInput(schema: ClientInputSchema, body: unknown): ClientInput {
   requireObject(body, "an OAuth2Client");
+  checkListSizes(body);
+  checkNoNul(body);
   const result = v.safeParse(schema, body, { abortPipeEarly: true });
   if (result.success) return result.output;
   const issue = result.issues[0];

@@ -122,13 +122,20 @@ export async function insertClient(db: Db, client: OAuth2Client, secretHash: str
   return rows.length === 1;
 }
 
+/** PostgreSQL text cannot hold NUL (the driver fails the query): a value with one matches no row. */
+function unstorable(...values: (string | undefined)[]): boolean {
+  return values.some((v) => v !== undefined && v.includes("\0"));
+}
+
 export async function getClient(db: Db, id: string): Promise<StoredClient | undefined> {
+  if (unstorable(id)) return undefined;
   const [row] = await db.select().from(oauth2Clients).where(eq(oauth2Clients.id, id)).limit(1);
   return row ? toClient(row) : undefined;
 }
 
 /** A client with the signature of its registration access token (null: none issued, e.g. admin-created). */
 export async function getClientRegistration(db: Db, id: string): Promise<{ client: StoredClient; registrationTokenSignature: string | null } | undefined> {
+  if (unstorable(id)) return undefined;
   const [row] = await db.select().from(oauth2Clients).where(eq(oauth2Clients.id, id)).limit(1);
   return row ? { client: toClient(row), registrationTokenSignature: row.registrationTokenSignature } : undefined;
 }
@@ -143,6 +150,7 @@ export interface ClientFilter {
 
 /** One page of clients ordered by id (byte order, the same on PostgreSQL and PGlite) and the filtered total. */
 export async function listClients(db: Db, filter: ClientFilter): Promise<{ clients: StoredClient[]; total: number }> {
+  if (unstorable(filter.clientName, filter.owner)) return { clients: [], total: 0 };
   const conditions: SQL[] = [];
   if (filter.clientName) conditions.push(eq(oauth2Clients.clientName, filter.clientName));
   if (filter.owner) conditions.push(eq(oauth2Clients.owner, filter.owner));
@@ -195,6 +203,7 @@ export async function updateClient(db: Db, client: OAuth2Client, secret: SecretC
 
 /** Deletes a client; false when there was none. Takes a transaction so dependents can go with it. */
 export async function deleteClient(db: Db, id: string): Promise<boolean> {
+  if (unstorable(id)) return false;
   const rows = await db.delete(oauth2Clients).where(eq(oauth2Clients.id, id)).returning({ id: oauth2Clients.id });
   return rows.length === 1;
 }

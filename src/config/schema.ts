@@ -143,6 +143,8 @@ export const ConfigSchema = v.object({
     }),
     /** Gatehouse: how long SIGTERM waits for in-flight requests. */
     shutdown_timeout: duration("10s"),
+    /** Gatehouse: largest request body in bytes (default 1 MiB); bigger ones are refused with 413. */
+    request_body_limit: int(1024 * 1024, 1024),
   }),
   secrets: section({
     system: list([]),

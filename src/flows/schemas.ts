@@ -6,6 +6,7 @@
  */
 import * as v from "valibot";
 import { invalidRequest } from "../errors.ts";
+import { containsNul, jsonDepth, maxJsonDepth } from "../server/http.ts";
 import type { AcceptConsentInput, AcceptLoginInput, DeniedError } from "./flow.ts";
 
 const optionalString = v.optional(v.string(), "");
@@ -54,6 +55,7 @@ function describe(issue: v.BaseIssue<unknown>): string {
 /** Reads the JSON body; Hydra answers 400 invalid_request "Unable to decode body because: …". */
 async function decode<T extends v.GenericSchema>(req: Request, schema: T): Promise<v.InferOutput<T>> {
   const text = await req.text();
+  if (jsonDepth(text) > maxJsonDepth) throw invalidRequest(undefined, { hint: `Unable to decode body because: it is nested deeper than ${maxJsonDepth} levels` });
   let body: unknown;
   try {
     if (text.trim() === "") throw new Error("EOF");
@@ -64,6 +66,8 @@ async function decode<T extends v.GenericSchema>(req: Request, schema: T): Promi
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw invalidRequest(undefined, { hint: "Unable to decode body because: the body must be a JSON object" });
   }
+  // PostgreSQL cannot store a NUL (context, session and subject are kept): bad input, not a 500.
+  if (containsNul(body)) throw invalidRequest(undefined, { hint: "Unable to decode body because: it contains a NUL character" });
   const result = v.safeParse(schema, body, { abortPipeEarly: true });
   if (!result.success) throw invalidRequest(undefined, { hint: `Unable to decode body because: ${describe(result.issues[0])}` });
   return result.output;

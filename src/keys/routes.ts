@@ -15,14 +15,20 @@ import type { Jwk } from "./types.ts";
 
 const maxSetIdLength = 255;
 
+/** PostgreSQL text cannot hold NUL (a query with one fails), and no stored id has control characters. */
+const controlChars = /[\x00-\x1f\x7f]/;
+
 function setIdOf(req: BunRequest): string {
   const setId = (req.params as Record<string, string>).set ?? "";
   if (setId === "" || setId.length > maxSetIdLength) throw badRequest(`The key set id must be 1 to ${maxSetIdLength} characters.`);
+  if (controlChars.test(setId)) throw badRequest("The key set id must not contain control characters.");
   return setId;
 }
 
 function kidOf(req: BunRequest): string {
-  return (req.params as Record<string, string>).kid ?? "";
+  const kid = (req.params as Record<string, string>).kid ?? "";
+  if (controlChars.test(kid)) throw badRequest("The key id must not contain control characters.");
+  return kid;
 }
 
 /** Store errors an operator must act on become a 500 that says what to do. */

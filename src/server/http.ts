@@ -38,10 +38,43 @@ export function noStore(res: Response): Response {
   return res;
 }
 
-/** Reads a JSON body; malformed JSON is a 400, never a crash. */
+/** Deepest nesting of objects and arrays admin bodies may have; real documents stay far below. */
+export const maxJsonDepth = 64;
+
+/** Nesting depth of a JSON text, counted outside strings, without parsing it. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
+/**
+ * Whether a parsed JSON value holds a NUL in any key or string. PostgreSQL text and jsonb cannot
+ * store one, so stores would fail with a 500; input parsers refuse it as a 400 instead.
+ */
+export function containsNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\0");
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (value && typeof value === "object") return Object.entries(value).some(([k, v]) => k.includes("\0") || containsNul(v));
+  return false;
+}
+
+/** Reads a JSON body; malformed or absurdly nested JSON is a 400, never a crash. */
 export async function readJson(req: Request): Promise<unknown> {
   const text = await req.text();
   if (text.trim() === "") throw badRequest("The request body is empty; a JSON document was expected");
+  // Checked before parsing: deep nesting costs stack in JSON.parse and in every walker after it.
+  if (jsonDepth(text) > maxJsonDepth) throw badRequest(`The request body is nested deeper than ${maxJsonDepth} levels`);
   try {
     return JSON.parse(text);
   } catch (err) {

@@ -90,6 +90,9 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   const log = deps.log.withTag(name);
   const common = {
     development: false,
+    // Bun refuses a bigger body itself (413, connection closed) before any handler reads it,
+    // so an oversized upload never reaches memory or a parser.
+    maxRequestBodySize: deps.config.serve.request_body_limit,
     routes: built.routes,
     fetch: built.fallback,
     // Reached only if the pipeline itself throws; still one renderer.

@@ -39,6 +39,17 @@ function headSafe(path: string): boolean {
   return path.startsWith("/health/") || path.startsWith("/.well-known/") || path === "/version" || path === "/userinfo";
 }
 
+/**
+ * Bun refuses a declared Content-Length over serve.request_body_limit itself; a chunked body
+ * only fails while a handler reads it. That is the client's doing: a 413, not a logged 500.
+ */
+function tooLarge(err: unknown): OAuthError | undefined {
+  // Also when a handler wrapped it as its own server_error (the token endpoint does).
+  const e = err instanceof OAuthError && err.status === 500 ? err.cause : err;
+  if (!(e instanceof Error) || !/exceeded maxRequestBodySize/.test(e.message)) return undefined;
+  return new OAuthError("invalid_request", 413, "The request body is too large.", { hint: "See serve.request_body_limit." });
+}
+
 export function buildRoutes(table: RouteTable, deps: Deps, policy: ListenerPolicy): BuiltRoutes {
   // A range that does not parse fails here, at start: dropping it could switch the guard off.
   const ranges: Cidr[] = policy.terminationRanges.map((r) => {
@@ -84,7 +95,7 @@ export function buildRoutes(table: RouteTable, deps: Deps, policy: ListenerPolic
         res = out;
       }
     } catch (err) {
-      res = renderError(err, deps.config, log, requestId);
+      res = renderError(tooLarge(err) ?? err, deps.config, log, requestId);
     }
     // Errors carry CORS headers too, or a browser cannot read why a call failed.
     if (corsHeaders) {

@@ -5,11 +5,35 @@
  * unless oauth2.include_legacy_error_fields; debug only if expose_internal_errors.
  */
 import type { Config } from "../config/schema.ts";
-import { OAuthError, serverError } from "../errors.ts";
+import { OAuthError, serverError, temporarilyUnavailable } from "../errors.ts";
 import type { Logger } from "../lib/log.ts";
+import { isDatabaseUnavailable } from "../storage/db.ts";
 
+/** Seconds a client should wait after a 503 from a database outage (a restart takes a few). */
+export const unavailableRetryAfterSeconds = 2;
+
+/**
+ * Any error as an OAuthError. A database that is down or restarting is a 503
+ * temporarily_unavailable with Retry-After (RFC 6749 §4.1.2.1, RFC 9110 §10.2.3), not a 500:
+ * the request may succeed as is once the database is back.
+ */
 export function toOAuthError(err: unknown): OAuthError {
-  return err instanceof OAuthError ? err : serverError(undefined, { cause: err });
+  if (err instanceof OAuthError) return err;
+  if (isDatabaseUnavailable(err)) {
+    return temporarilyUnavailable(undefined, {
+      hint: "The database is not reachable; retry later.",
+      cause: err,
+      headers: { "Retry-After": String(unavailableRetryAfterSeconds) },
+    });
+  }
+  return serverError(undefined, { cause: err });
+}
+
+/** The innermost message of a cause chain (drizzle wraps the driver's error in "Failed query: …"). */
+function rootMessage(err: unknown): string {
+  let e = err;
+  for (let depth = 0; depth < 8 && e instanceof Error && e.cause instanceof Error; depth++) e = e.cause;
+  return e instanceof Error ? `${(e as { code?: unknown }).code ?? e.name}: ${e.message}` : String(e);
 }
 
 export function errorBody(err: OAuthError, oauth2: Pick<Config["oauth2"], "include_legacy_error_fields" | "expose_internal_errors">) {
@@ -36,7 +60,9 @@ export function renderError(err: unknown, config: Pick<Config, "oauth2">, log: L
     const summary = `${oauthError.code}: ${oauthError.description}${oauthError.hint ? ` ${oauthError.hint}` : ""}`;
     // A stack only where there is a failure to trace: an unexpected error, or an OAuthError's cause.
     // A deliberate 5xx (the TLS guard's 502, a 503) is one line, so clients cannot flood the log with stacks.
-    if (!(err instanceof OAuthError)) log.error(`request ${requestId} failed`, err);
+    // A database outage fails every request at once: one line each, the driver's reason, no stack.
+    if (oauthError.status === 503 && isDatabaseUnavailable(err instanceof OAuthError ? err.cause : err)) log.warn(`request ${requestId} failed: ${summary} (${rootMessage(err)})`);
+    else if (!(err instanceof OAuthError)) log.error(`request ${requestId} failed`, err);
     else if (err.cause !== undefined) log.error(`request ${requestId} failed: ${summary}`, err.cause);
     else log.error(`request ${requestId} failed: ${summary}`);
   } else {

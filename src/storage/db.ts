@@ -39,6 +39,47 @@ export class DatabaseError extends Error {
   override name = "DatabaseError";
 }
 
+/** postgres.js codes for a connection that is gone, closed or never came up; Node's socket errnos. */
+const unavailableCodes = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
+/**
+ * SQLSTATEs that mean "the database cannot serve right now", not "this query is wrong":
+ * class 08 (connection exception), 57P01-57P03 (admin/crash shutdown, cannot connect now),
+ * 53300 (too many connections), 57014 (query canceled, e.g. statement_timeout).
+ */
+function isUnavailableSqlState(code: string): boolean {
+  return code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code === "53300" || code === "57014";
+}
+
+/**
+ * True when `err` (or any error in its cause chain; drizzle wraps driver errors) says the
+ * database is unreachable or restarting. Such failures are temporary: callers answer 503
+ * temporarily_unavailable instead of a 500, so clients retry instead of giving up.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === "object" && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && (unavailableCodes.has(code) || (/^[0-9A-Z]{5}$/.test(code) && isUnavailableSqlState(code)))) return true;
+    // PGlite after close() and postgres.js after end() say so only in the message.
+    const message = (e as { message?: unknown }).message;
+    if (typeof message === "string" && /PGlite is closed|Connection terminated|connection ended/i.test(message)) return true;
+  }
+  return false;
+}
+
 export function databaseKind(dsn: string): DatabaseKind {
   if (dsn === "" ) return "embedded";
   if (dsn === "memory") return "memory";
@@ -94,6 +135,48 @@ export async function openDatabase(config: Pick<Config, "dsn" | "database">, opt
   return openPglite(kind === "memory" ? undefined : resolve(config.database.embedded.data_dir), options.log);
 }
 
+/** Seconds before a closed pool connection reconnects: grows with failures, jittered, at most 0.75 s. */
+export function reconnectBackoffSeconds(retries: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** Math.min(retries, 10), 0.75);
+}
+
+/**
+ * drizzle runs every query that was not given a name through postgres.js as an UNNAMED
+ * statement (`unsafe(query, params, { prepare: false })`). For a query with parameters
+ * postgres.js then needs the parameter types first: Parse + Describe, wait for the answer,
+ * then Bind + Execute — two round trips, and PostgreSQL parses and plans the text again
+ * every time. With `prepare: true` postgres.js keeps one named statement per query text (and
+ * parameter types) on each connection: after its first use a query is Bind + Execute, one
+ * round trip, no parse. This is postgres.js's own default for its tagged templates; drizzle's
+ * queries are a fixed set of texts, so the per-connection cache stays small. Measured with
+ * bench/ (BENCHMARKS.md). Statements without parameters still use the simple protocol.
+ * Transactions get the same treatment: their connection-bound `sql` is wrapped as well.
+ */
+export function withPreparedStatements<T extends postgres.Sql<{}>>(client: T): T {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === "unsafe") {
+        return (query: string, args?: unknown, options?: Record<string, unknown>) => {
+          if (args !== undefined && !Array.isArray(args)) return target.unsafe(query, [], { ...(args as object), prepare: true });
+          return target.unsafe(query, (args ?? []) as never[], { ...options, prepare: true });
+        };
+      }
+      if (prop === "begin" || prop === "savepoint") {
+        const original = Reflect.get(target, prop, receiver) as (...a: unknown[]) => Promise<unknown>;
+        return (...a: unknown[]) => {
+          const i = a.findIndex((x) => typeof x === "function");
+          if (i >= 0) {
+            const fn = a[i] as (tx: postgres.Sql<{}>) => unknown;
+            a[i] = (tx: postgres.Sql<{}>) => fn(withPreparedStatements(tx));
+          }
+          return original.apply(target, a);
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+}
+
 async function openPostgres(dsn: string, { log, connectTimeoutMs = 30_000 }: OpenOptions): Promise<Database> {
   const parsed = parsePostgresDsn(dsn);
   const applicationName = `gatehouse:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
@@ -102,12 +185,17 @@ async function openPostgres(dsn: string, { log, connectTimeoutMs = 30_000 }: Ope
     max_lifetime: parsed.maxLifetimeSeconds ?? null,
     idle_timeout: parsed.idleTimeoutSeconds ?? 0,
     connect_timeout: 5,
+    // postgres.js counts failed connections pool-wide and waits (0.5-1) * min(3^n / 100, 20) s
+    // before a closed connection reconnects; a query handed to that connection waits too. After a
+    // PostgreSQL restart that held requests for up to 20 s (seen in test/reliability/faults-postgres-restart).
+    // Capped at under a second: requests fail fast (503) or succeed as soon as PostgreSQL is back.
+    backoff: reconnectBackoffSeconds,
     onnotice: () => {},
     // postgres.js keeps its pool counters private; a per-process name lets pg_stat_activity
     // tell this pool's connections apart for the metrics.
     connection: { application_name: applicationName },
   });
-  const db = drizzlePostgres(client, { schema }) as unknown as Db;
+  const db = drizzlePostgres(withPreparedStatements(client), { schema }) as unknown as Db;
   const describe = redactDsn(dsn);
   const ping = async () => {
     await client`select 1`;

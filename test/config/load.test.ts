@@ -794,3 +794,15 @@ describe("example_app.enabled (Gatehouse)", () => {
     ]);
   });
 });
+
+describe("serve.request_body_limit", () => {
+  test("defaults to 1 MiB; set by env and flag; below 1 KiB or not a number is an error naming the key", () => {
+    expect(load().config.serve.request_body_limit).toBe(1024 * 1024);
+    expect(load({ env: { SECRETS_SYSTEM: secret, SERVE_REQUEST_BODY_LIMIT: "65536" } }).config.serve.request_body_limit).toBe(65536);
+    expect(load({ flags: { "serve.request_body_limit": "2048" } }).config.serve.request_body_limit).toBe(2048);
+    for (const bad of ["10", "1MB", "-5"]) {
+      const [problem] = problemsOf(() => load({ flags: { "serve.request_body_limit": bad } }));
+      expect(problem).toStartWith("serve.request_body_limit: expected an integer from 1024 to");
+    }
+  });
+});
