@@ -1,0 +1,75 @@
+/**
+ * @module `bun bench/profile.ts W1 [seconds]`: one workload against Gatehouse run from the
+ * sources under `bun --cpu-prof --cpu-prof-md`, to see where the time goes. Same settings
+ * and load generator as bench/run.ts; the profile (.cpuprofile and a Markdown summary) is
+ * written to .bench/profiles/. Loopback only; stops everything and drops its database.
+ *
+ * BENCH_NO_PROFILE=1 runs the same without the profiler (A/B numbers); BENCH_GATEHOUSE_MAIN=path
+ * runs another checkout's src/main.ts.
+ *
+ * Workloads: W1 (client_credentials, opaque), W2 (JWT), W3 (introspection), W6a, W6b, W8a, W8b.
+ */
+import { mkdirSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { migrate, repoRoot, seedGatehouse, startGatehouse } from "./lib/gatehouse.ts";
+import { createDatabase, dropDatabase } from "./lib/pg.ts";
+import { killAllNow, stopAll, stopManaged } from "./lib/processes.ts";
+import { ensureWrk, runWrk } from "./lib/wrk.ts";
+
+const workload = process.argv[2] ?? "W1";
+const seconds = Number(process.argv[3] ?? 10);
+const dir = join(repoRoot, ".bench", "profiles", `${workload}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+mkdirSync(dir, { recursive: true });
+process.on("exit", killAllNow);
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void stopAll().finally(() => process.exit(130)));
+
+const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("base64url");
+const secretOf = (id: string) => `${secret}-${id}`;
+const basic = (id: string) => `Basic ${Buffer.from(`${id}:${secretOf(id)}`).toString("base64")}`;
+const wrk = await ensureWrk(console.error);
+const db = await createDatabase("profile");
+try {
+  await migrate(db.dsn);
+  const g = await startGatehouse({
+    dsn: db.dsn,
+    accessTokens: workload === "W2" ? "jwt" : "opaque",
+    secret,
+    logFile: join(dir, "gatehouse.log"),
+    // BENCH_GATEHOUSE_MAIN: another checkout's src/main.ts, to compare a change before/after.
+    command: [process.execPath, ...(process.env.BENCH_NO_PROFILE ? [] : ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${dir}`]), process.env.BENCH_GATEHOUSE_MAIN ?? join(repoRoot, "src", "main.ts")],
+  });
+  try {
+    await seedGatehouse(g.adminUrl, secretOf);
+    const tokenBody = "grant_type=client_credentials&scope=read";
+    let tokens: string[] | undefined;
+    if (workload === "W3") {
+      tokens = [];
+      for (let i = 0; i < 256; i++) {
+        const res = await fetch(`${g.publicUrl}/oauth2/token`, { method: "POST", body: tokenBody, headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: basic("bench-machine") } });
+        tokens.push(((await res.json()) as { access_token: string }).access_token);
+      }
+    }
+    const specs = {
+      W1: { url: `${g.publicUrl}/oauth2/token`, method: "POST", body: tokenBody, headers: [`Authorization: ${basic("bench-machine")}`] },
+      W2: { url: `${g.publicUrl}/oauth2/token`, method: "POST", body: tokenBody, headers: [`Authorization: ${basic("bench-machine")}`] },
+      W3: { url: `${g.adminUrl}/oauth2/introspect`, method: "POST", body: "token={{token}}", tokens },
+      W6a: { url: `${g.publicUrl}/.well-known/openid-configuration`, method: "GET" },
+      W6b: { url: `${g.publicUrl}/.well-known/jwks.json`, method: "GET" },
+      W8a: { url: `${g.adminUrl}/clients/bench-app`, method: "GET" },
+      W8b: { url: `${g.adminUrl}/clients`, method: "GET" },
+    } as const;
+    const spec = specs[workload as keyof typeof specs];
+    if (!spec) throw new Error(`unknown workload ${workload}; one of ${Object.keys(specs).join(", ")}`);
+    const wrkSpec = { ...spec, tokens: "tokens" in spec && spec.tokens ? [...spec.tokens] : undefined, headers: "headers" in spec ? [...spec.headers] : undefined, connections: 32 };
+    // A warm-up as in bench/run.ts (JIT, the secret verification cache, the pool).
+    await runWrk(wrk, { ...wrkSpec, durationS: 3 }, join(dir, "tokens.txt"));
+    const m = await runWrk(wrk, { ...wrkSpec, durationS: seconds }, join(dir, "tokens.txt"));
+    console.log(`${workload}: ${Math.round(m.rps)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, errors ${m.errors}${process.env.BENCH_NO_PROFILE ? "" : " (under the profiler)"}`);
+  } finally {
+    await stopManaged(g.managed, 20_000);
+  }
+  console.log(`profile: ${dir}\n${readdirSync(dir).join("\n")}`);
+} finally {
+  await stopAll();
+  await dropDatabase(db.name);
+}
