@@ -6,8 +6,7 @@
 import { defineCommand } from "citty";
 import { parseDuration } from "../config/coerce.ts";
 import { defaultBatchSize, defaultLimit, runJanitor, type Group, type TableReport } from "../janitor/janitor.ts";
-import { DatabaseError, openDatabase } from "../storage/db.ts";
-import { configArgs, fail, loadOrExit } from "./shared.ts";
+import { configArgs, fail, loadOrExit, openDatabaseOrExit } from "./shared.ts";
 
 function durationFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined || value === "") return undefined;
@@ -66,13 +65,7 @@ export const janitor = defineCommand({
     const { loaded, log } = loadOrExit(rawArgs, { dev: false }, args.dsn ? { dsn: args.dsn } : {}, { secretsOptional: true });
     const { config } = loaded;
     if (config.dsn === "memory") fail('dsn "memory" lives inside the serving process; clean it with "gatehouse token flush" (POST /oauth2/flush)');
-    let database;
-    try {
-      database = await openDatabase(config, { log: log.withTag("database"), connectTimeoutMs: config.database.connect_timeout });
-    } catch (err) {
-      if (err instanceof DatabaseError) fail(err.message);
-      throw err;
-    }
+    const database = await openDatabaseOrExit(config, log);
     try {
       const now = new Date();
       await runJanitor(

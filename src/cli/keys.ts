@@ -8,10 +8,9 @@ import { OAuthError } from "../errors.ts";
 import { rotateKeySecret } from "../keys/at-rest.ts";
 import { generationAlgs, pemToJwks, validateJwk } from "../keys/keystore.ts";
 import type { Jwk, KeyUse } from "../keys/types.ts";
-import { DatabaseError, openDatabase } from "../storage/db.ts";
 import { pendingMigrations } from "../storage/migrate.ts";
 import { adminRequest, expectStatus, printOutput, remoteArgs } from "./admin-client.ts";
-import { configArgs, fail, loadOrExit } from "./shared.ts";
+import { configArgs, fail, loadOrExit, openDatabaseOrExit } from "./shared.ts";
 
 const tableColumns = ["kid", "kty", "alg", "use"];
 const setPath = (set: string) => `/keys/${encodeURIComponent(set)}`;
@@ -144,13 +143,7 @@ const rotateSecretCommand = defineCommand({
     const { loaded, log } = loadOrExit(rawArgs, { dev: false }, args.dsn ? { dsn: args.dsn } : {});
     const { config } = loaded;
     if (config.dsn === "memory") fail('dsn "memory" holds no keys between runs; there is nothing to re-encrypt');
-    let database;
-    try {
-      database = await openDatabase(config, { log: log.withTag("database"), connectTimeoutMs: config.database.connect_timeout });
-    } catch (err) {
-      if (err instanceof DatabaseError) fail(err.message);
-      throw err;
-    }
+    const database = await openDatabaseOrExit(config, log);
     try {
       const pending = await pendingMigrations(database.db);
       if (pending.length > 0) fail(`the database has pending migrations (${pending.join(", ")}); run "gatehouse migrate sql -e --yes" first`);

@@ -1,9 +1,8 @@
 /** @module `gatehouse migrate sql|status`: apply or list the schema migrations. */
 import { createInterface } from "node:readline/promises";
 import { defineCommand } from "citty";
-import { DatabaseError, openDatabase } from "../storage/db.ts";
 import { applyMigrations, migrationStatus } from "../storage/migrate.ts";
-import { configArgs, fail, loadOrExit } from "./shared.ts";
+import { configArgs, fail, loadOrExit, openDatabaseOrExit } from "./shared.ts";
 
 const dbArgs = {
   ...configArgs,
@@ -17,13 +16,7 @@ async function open(args: { dsn?: string; "read-from-env"?: boolean }, rawArgs: 
   }
   const { loaded, log } = loadOrExit(rawArgs, { dev: false }, args.dsn ? { dsn: args.dsn } : {}, { secretsOptional: true });
   if (loaded.config.dsn === "memory") fail('dsn "memory" is migrated at start by "serve all"; there is nothing to migrate');
-  try {
-    const database = await openDatabase(loaded.config, { log: log.withTag("database"), connectTimeoutMs: loaded.config.database.connect_timeout });
-    return { database, log };
-  } catch (err) {
-    if (err instanceof DatabaseError) fail(err.message);
-    throw err;
-  }
+  return { database: await openDatabaseOrExit(loaded.config, log), log };
 }
 
 function printPlan(status: { tag: string; applied: boolean }[]) {

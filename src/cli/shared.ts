@@ -1,6 +1,8 @@
 /** @module What the CLI commands share: config loading from flags and env, and fatal exits. */
 import { ConfigError, loadConfig, processEnv, type LoadedConfig, type Mode } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
+import { DatabaseError, openDatabase, type Database } from "../storage/db.ts";
 
 /** citty keeps only the last of a repeated flag; `-c a -c b` must load both files, in order. */
 export function repeatedFlag(rawArgs: readonly string[], names: readonly string[]): string[] {
@@ -65,4 +67,14 @@ export function parseList(value: string | undefined): string[] {
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/** Opens the configured database for a local command, or exits with the reason (unreachable, unsupported DSN, locked). */
+export async function openDatabaseOrExit(config: Config, log: Logger): Promise<Database> {
+  try {
+    return await openDatabase(config, { log: log.withTag("database"), connectTimeoutMs: config.database.connect_timeout });
+  } catch (err) {
+    if (err instanceof DatabaseError) fail(err.message);
+    throw err;
+  }
 }
