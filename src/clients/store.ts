@@ -5,9 +5,9 @@
  */
 import { and, asc, count, eq, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../storage/db.ts";
+import { prepared } from "../storage/prepared.ts";
 import { oauth2Clients } from "../storage/schema/clients.ts";
 import {
-  emptyLifespans,
   lifespanFields,
   type JsonWebKeySet,
   type Lifespans,
@@ -52,17 +52,19 @@ function fieldsOf(c: OAuth2Client): Record<string, unknown> {
 }
 
 /**
- * A row as a client. Lists read back as [] even when written as null, as Hydra's
- * pipe-delimited columns do (its GET shows "grant_types": [] where the create echo showed null).
+ * A row as a client (also for stores that read a client together with another row). Lists
+ * read back as [] even when written as null, as Hydra's pipe-delimited columns do (its GET
+ * shows "grant_types": [] where the create echo showed null).
  */
-function toClient(row: Row): StoredClient {
+export function toClient(row: Row): StoredClient {
   const f = (row.fields ?? {}) as Record<string, unknown>;
   const str = (k: string, d = "") => (typeof f[k] === "string" ? (f[k] as string) : d);
   const strs = (k: string) => (Array.isArray(f[k]) ? (f[k] as string[]) : []);
   const bool = (k: string) => f[k] === true;
   const jwks = f.jwks as JsonWebKeySet | null | undefined;
-  const lifespans: Lifespans = emptyLifespans();
-  for (const field of lifespanFields) if (typeof f[field] === "string") lifespans[field] = f[field] as string;
+  // Filled in one pass (not emptyLifespans() then overwritten): every request reads a client.
+  const lifespans = {} as Lifespans;
+  for (const field of lifespanFields) lifespans[field] = typeof f[field] === "string" ? (f[field] as string) : null;
   return {
     clientId: row.id,
     clientName: row.clientName,
@@ -127,16 +129,22 @@ function unstorable(...values: (string | undefined)[]): boolean {
   return values.some((v) => v !== undefined && v.includes("\0"));
 }
 
+// Built once per process (storage/prepared.ts): every token request reads its client.
+const clientById = (db: Db) =>
+  prepared(db, "client_by_id", (d) =>
+    d.select().from(oauth2Clients).where(eq(oauth2Clients.id, sql.placeholder("id"))).limit(1).prepare("client_by_id"),
+  );
+
 export async function getClient(db: Db, id: string): Promise<StoredClient | undefined> {
   if (unstorable(id)) return undefined;
-  const [row] = await db.select().from(oauth2Clients).where(eq(oauth2Clients.id, id)).limit(1);
+  const [row] = await clientById(db).execute({ id });
   return row ? toClient(row) : undefined;
 }
 
 /** A client with the signature of its registration access token (null: none issued, e.g. admin-created). */
 export async function getClientRegistration(db: Db, id: string): Promise<{ client: StoredClient; registrationTokenSignature: string | null } | undefined> {
   if (unstorable(id)) return undefined;
-  const [row] = await db.select().from(oauth2Clients).where(eq(oauth2Clients.id, id)).limit(1);
+  const [row] = await clientById(db).execute({ id });
   return row ? { client: toClient(row), registrationTokenSignature: row.registrationTokenSignature } : undefined;
 }
 
@@ -151,20 +159,40 @@ export interface ClientFilter {
 /** One page of clients ordered by id (byte order, the same on PostgreSQL and PGlite) and the filtered total. */
 export async function listClients(db: Db, filter: ClientFilter): Promise<{ clients: StoredClient[]; total: number }> {
   if (unstorable(filter.clientName, filter.owner)) return { clients: [], total: 0 };
-  const conditions: SQL[] = [];
-  if (filter.clientName) conditions.push(eq(oauth2Clients.clientName, filter.clientName));
-  if (filter.owner) conditions.push(eq(oauth2Clients.owner, filter.owner));
-  const where = conditions.length > 0 ? and(...conditions) : undefined;
-  const rows = await db
-    .select()
-    .from(oauth2Clients)
-    .where(where)
-    .orderBy(asc(sql`${oauth2Clients.id} collate "C"`))
-    .limit(filter.limit)
-    .offset(filter.offset);
-  const [counted] = await db.select({ n: count() }).from(oauth2Clients).where(where);
+  const byName = Boolean(filter.clientName);
+  const byOwner = Boolean(filter.owner);
+  const values = { limit: filter.limit, offset: filter.offset, clientName: filter.clientName, owner: filter.owner };
+  // Two statements, two pool connections: the page and the total at the same time.
+  const [rows, [counted]] = await Promise.all([clientPage(db, byName, byOwner).execute(values), clientCount(db, byName, byOwner).execute(values)]);
   return { clients: rows.map(toClient), total: Number(counted?.n ?? 0) };
 }
+
+/** The filter of a client listing: one prepared text per combination of filters. */
+function clientFilter(byName: boolean, byOwner: boolean): SQL | undefined {
+  const conditions: SQL[] = [];
+  if (byName) conditions.push(eq(oauth2Clients.clientName, sql.placeholder("clientName")));
+  if (byOwner) conditions.push(eq(oauth2Clients.owner, sql.placeholder("owner")));
+  return conditions.length > 0 ? and(...conditions) : undefined;
+}
+
+const clientPage = (db: Db, byName: boolean, byOwner: boolean) => {
+  const name = `client_page_${Number(byName)}${Number(byOwner)}`;
+  return prepared(db, name, (d) =>
+    d
+      .select()
+      .from(oauth2Clients)
+      .where(clientFilter(byName, byOwner))
+      .orderBy(asc(sql`${oauth2Clients.id} collate "C"`))
+      .limit(sql.placeholder("limit"))
+      .offset(sql.placeholder("offset"))
+      .prepare(name),
+  );
+};
+
+const clientCount = (db: Db, byName: boolean, byOwner: boolean) => {
+  const name = `client_count_${Number(byName)}${Number(byOwner)}`;
+  return prepared(db, name, (d) => d.select({ n: count() }).from(oauth2Clients).where(clientFilter(byName, byOwner)).prepare(name));
+};
 
 /** What an update does to the stored secret hash. */
 export type SecretChange = { kind: "keep" } | { kind: "set"; hash: string } | { kind: "clear" };

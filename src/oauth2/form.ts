@@ -21,6 +21,9 @@ async function readBounded(req: Request, limit: number): Promise<string> {
     throw invalidRequest(undefined, { hint: `The request body must not be larger than ${limit} bytes.` });
   }
   if (!req.body) return "";
+  // A declared length within the limit is the whole body (HTTP/1.1 frames it so): read it in
+  // one go, not chunk by chunk through a stream (~6% of a token request's CPU, BENCHMARKS.md).
+  if (declared !== null && /^\d+$/.test(declared) && !req.headers.has("transfer-encoding")) return req.text();
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -5,8 +5,12 @@
  * The session column is opaque here (sealed or plain JSON): oauth2/tokens.ts encodes it.
  */
 import { and, eq, isNotNull, isNull, or, sql } from "drizzle-orm";
-import type { Db } from "../storage/db.ts";
-import { accessTokens, authorizationCodes, refreshTokens } from "../storage/schema/index.ts";
+import { toClient } from "../clients/store.ts";
+import type { StoredClient } from "../clients/types.ts";
+import { isDatabaseUnavailable, type Db } from "../storage/db.ts";
+import { GroupCommit } from "../storage/group-commit.ts";
+import { prepared, preparedSql } from "../storage/prepared.ts";
+import { accessTokens, authorizationCodes, oauth2Clients, refreshTokens } from "../storage/schema/index.ts";
 
 /** One issued token as stored. */
 export interface TokenRecord {
@@ -39,20 +43,6 @@ function splitScope(text: string): string[] {
   return text.split(" ").filter(Boolean);
 }
 
-function toRow(r: TokenRecord) {
-  return {
-    signature: r.signature,
-    requestId: r.requestId,
-    clientId: r.clientId,
-    subject: r.subject,
-    grantedScope: r.grantedScope.join(" "),
-    grantedAudience: r.grantedAudience,
-    requestedAt: r.requestedAt,
-    expiresAt: r.expiresAt ?? null,
-    session: r.session,
-  };
-}
-
 function toRecord(row: AccessRow): TokenRecord {
   return {
     signature: row.signature,
@@ -71,24 +61,151 @@ function toRefreshRecord(row: RefreshRow): RefreshTokenRecord {
   return { ...toRecord(row), active: row.active, usedAt: row.usedAt ?? undefined, rotatedPair: row.rotatedPair ?? undefined };
 }
 
-/** Raw sql params are not mapped by column type: postgres-js needs text, not a Date. */
-const ts = (d: Date) => sql`${d.toISOString()}::timestamptz`;
+const p = sql.placeholder;
 
+/** Placeholder values of a token row; dates as ISO text, cast in SQL (postgres-js needs text, not a Date). */
+function rowValues(r: TokenRecord) {
+  return {
+    signature: r.signature,
+    requestId: r.requestId,
+    clientId: r.clientId,
+    subject: r.subject,
+    grantedScope: r.grantedScope.join(" "),
+    grantedAudience: r.grantedAudience,
+    requestedAt: r.requestedAt.toISOString(),
+    expiresAt: r.expiresAt?.toISOString() ?? null,
+    session: r.session,
+  };
+}
+
+/** The columns of a token row as placeholders (nullable dates through a cast: drizzle maps a null Date param to a crash). */
+const rowPlaceholders = {
+  signature: p("signature"),
+  requestId: p("requestId"),
+  clientId: p("clientId"),
+  subject: p("subject"),
+  grantedScope: p("grantedScope"),
+  grantedAudience: p("grantedAudience"),
+  requestedAt: sql`${p("requestedAt")}::timestamptz`,
+  expiresAt: sql`${p("expiresAt")}::timestamptz`,
+  session: p("session"),
+};
+
+// The hot token queries, built once (storage/prepared.ts) and run on the pool or a transaction.
+const insertAccessQuery = (db: Db) =>
+  prepared(db, "insert_access_token", (d) => d.insert(accessTokens).values(rowPlaceholders).prepare("insert_access_token"));
+const insertRefreshQuery = (db: Db) =>
+  prepared(db, "insert_refresh_token", (d) =>
+    d
+      .insert(refreshTokens)
+      .values({ ...rowPlaceholders, active: true })
+      .prepare("insert_refresh_token"),
+  );
+const accessBySignature = (db: Db) =>
+  prepared(db, "access_token_by_signature", (d) =>
+    d.select().from(accessTokens).where(eq(accessTokens.signature, p("signature"))).limit(1).prepare("access_token_by_signature"),
+  );
+const refreshBySignature = (db: Db) =>
+  prepared(db, "refresh_token_by_signature", (d) =>
+    d.select().from(refreshTokens).where(eq(refreshTokens.signature, p("signature"))).limit(1).prepare("refresh_token_by_signature"),
+  );
+
+/** Inserts one access token row with `db` (the pool, or the grant's transaction). */
 export async function insertAccessToken(db: Db, record: TokenRecord): Promise<void> {
-  await db.insert(accessTokens).values(toRow(record));
+  await insertAccessQuery(db).execute(rowValues(record));
+}
+
+/**
+ * Several access token rows in ONE statement (one round trip, one commit): the rows travel as
+ * one JSON document, so the statement text is the same for any number of rows.
+ */
+export async function insertAccessTokens(db: Db, records: readonly TokenRecord[]): Promise<void> {
+  const rows = records.map((r) => ({
+    signature: r.signature,
+    request_id: r.requestId,
+    client_id: r.clientId,
+    subject: r.subject,
+    granted_scope: r.grantedScope.join(" "),
+    granted_audience: r.grantedAudience,
+    requested_at: r.requestedAt.toISOString(),
+    expires_at: r.expiresAt?.toISOString() ?? null,
+    session: r.session,
+  }));
+  await insertAccessBatchQuery(db).execute({ rows: JSON.stringify(rows) });
+}
+
+// INSERT … SELECT takes the table's columns in their declared order.
+const insertAccessBatchQuery = (db: Db) =>
+  prepared(db, "insert_access_tokens_batch", (d) =>
+    d
+      .insert(accessTokens)
+      .select(
+        sql`select r.signature, r.request_id, r.client_id, r.subject, r.granted_scope, r.granted_audience, r.requested_at, r.expires_at, r.session
+          from jsonb_to_recordset(${p("rows")}::text::jsonb) as r(signature text, request_id text, client_id text, subject text,
+            granted_scope text, granted_audience jsonb, requested_at timestamptz, expires_at timestamptz, session text)`,
+      )
+      .prepare("insert_access_tokens_batch"),
+  );
+
+/** Rows of one statement at most, and statements at once (each holds a pool connection). */
+export const accessTokenGroupCommit = { maxBatch: 64, maxInFlight: 2 };
+
+const groupCommits = new WeakMap<Db, GroupCommit<TokenRecord>>();
+
+/** The group commit of access token rows written with `db` (the pool, never a transaction). */
+export function accessTokenGroup(db: Db): GroupCommit<TokenRecord> {
+  let group = groupCommits.get(db);
+  if (!group) {
+    group = new GroupCommit<TokenRecord>({
+      writeMany: (records) => insertAccessTokens(db, records),
+      writeOne: (record) => insertAccessToken(db, record),
+      isUnavailable: isDatabaseUnavailable,
+      ...accessTokenGroupCommit,
+    });
+    groupCommits.set(db, group);
+  }
+  return group;
+}
+
+/**
+ * Inserts one access token row outside any transaction, sharing the INSERT (and its commit)
+ * with the rows of concurrent requests; resolves once this row is committed.
+ */
+export function insertAccessTokenGrouped(db: Db, record: TokenRecord): Promise<void> {
+  return accessTokenGroup(db).write(record);
 }
 
 export async function insertRefreshToken(db: Db, record: TokenRecord): Promise<void> {
-  await db.insert(refreshTokens).values({ ...toRow(record), active: true });
+  await insertRefreshQuery(db).execute(rowValues(record));
 }
 
 export async function getAccessToken(db: Db, signature: string): Promise<TokenRecord | undefined> {
-  const [row] = await db.select().from(accessTokens).where(eq(accessTokens.signature, signature)).limit(1);
+  const [row] = await accessBySignature(db).execute({ signature });
   return row ? toRecord(row) : undefined;
 }
 
+/**
+ * An access token and its client in ONE round trip (userinfo needs both); `client` is
+ * undefined when the client is gone.
+ */
+export async function getAccessTokenWithClient(db: Db, signature: string): Promise<{ record: TokenRecord; client: StoredClient | undefined } | undefined> {
+  const [row] = await accessWithClientBySignature(db).execute({ signature });
+  return row ? { record: toRecord(row.token), client: row.client ? toClient(row.client) : undefined } : undefined;
+}
+
+const accessWithClientBySignature = (db: Db) =>
+  prepared(db, "access_token_with_client_by_signature", (d) =>
+    d
+      .select({ token: accessTokens, client: oauth2Clients })
+      .from(accessTokens)
+      .leftJoin(oauth2Clients, eq(oauth2Clients.id, accessTokens.clientId))
+      .where(eq(accessTokens.signature, p("signature")))
+      .limit(1)
+      .prepare("access_token_with_client_by_signature"),
+  );
+
 export async function getRefreshToken(db: Db, signature: string): Promise<RefreshTokenRecord | undefined> {
-  const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.signature, signature)).limit(1);
+  const [row] = await refreshBySignature(db).execute({ signature });
   return row ? toRefreshRecord(row) : undefined;
 }
 
@@ -118,12 +235,18 @@ export async function revokeGrant(db: Db, requestId: string, clientId: string): 
 
 /** Deletes the access tokens of a grant (a refresh replaces them, RFC 6749 §6). */
 export async function deleteAccessTokensOfGrant(db: Db, requestId: string, clientId: string): Promise<number> {
-  const rows = await db
-    .delete(accessTokens)
-    .where(and(eq(accessTokens.requestId, requestId), eq(accessTokens.clientId, clientId)))
-    .returning({ signature: accessTokens.signature });
+  const rows = await deleteAccessOfGrantQuery(db).execute({ requestId, clientId });
   return rows.length;
 }
+
+const deleteAccessOfGrantQuery = (db: Db) =>
+  prepared(db, "delete_access_tokens_of_grant", (d) =>
+    d
+      .delete(accessTokens)
+      .where(and(eq(accessTokens.requestId, p("requestId")), eq(accessTokens.clientId, p("clientId"))))
+      .returning({ signature: accessTokens.signature })
+      .prepare("delete_access_tokens_of_grant"),
+  );
 
 /**
  * Claims a refresh token for rotation: one conditional UPDATE that succeeds for exactly one
@@ -132,33 +255,110 @@ export async function deleteAccessTokensOfGrant(db: Db, requestId: string, clien
  * waits for the winner's transaction and then finds the row spent.
  */
 export async function claimRefreshToken(db: Db, signature: string, clientId: string, now: Date): Promise<RefreshTokenRecord | undefined> {
-  const rows = await db
-    .update(refreshTokens)
-    .set({ active: false, usedAt: now })
-    .where(
-      and(
-        eq(refreshTokens.signature, signature),
-        eq(refreshTokens.clientId, clientId),
-        eq(refreshTokens.active, true),
-        isNull(refreshTokens.usedAt),
-        or(isNull(refreshTokens.expiresAt), sql`${refreshTokens.expiresAt} > ${ts(now)}`),
-      ),
-    )
-    .returning();
+  const rows = await claimRefreshQuery(db).execute({ signature, clientId, now: now.toISOString() });
   return rows[0] ? toRefreshRecord(rows[0]) : undefined;
 }
+
+const claimRefreshQuery = (db: Db) =>
+  prepared(db, "claim_refresh_token", (d) => {
+    const now = sql`${p("now")}::timestamptz`;
+    return d
+      .update(refreshTokens)
+      .set({ active: false, usedAt: now })
+      .where(
+        and(
+          eq(refreshTokens.signature, p("signature")),
+          eq(refreshTokens.clientId, p("clientId")),
+          eq(refreshTokens.active, true),
+          isNull(refreshTokens.usedAt),
+          or(isNull(refreshTokens.expiresAt), sql`${refreshTokens.expiresAt} > ${now}`),
+        ),
+      )
+      .returning()
+      .prepare("claim_refresh_token");
+  });
+
+/**
+ * A whole refresh-token rotation in ONE statement (atomic on its own: one round trip, one
+ * commit, no transaction held open): claims the presented token as claimRefreshToken does,
+ * deletes its grant's access tokens (RFC 6749 §6) and writes the new access and refresh rows.
+ * The new rows take the grant's request id, client, subject and audience from the claimed row;
+ * nothing is written unless the claim succeeds. True when it did. The new access token is not
+ * among the deleted: every part of one statement sees the same snapshot.
+ */
+export async function rotateRefreshToken(
+  db: Db,
+  input: { signature: string; clientId: string; now: Date; access: TokenRecord; refresh: TokenRecord },
+): Promise<boolean> {
+  const { access, refresh } = input;
+  const rows = await rotateQuery(db).execute({
+    signature: input.signature,
+    clientId: input.clientId,
+    now: input.now.toISOString(),
+    accessSignature: access.signature,
+    accessScope: access.grantedScope.join(" "),
+    accessRequestedAt: access.requestedAt.toISOString(),
+    accessExpiresAt: access.expiresAt?.toISOString() ?? null,
+    accessSession: access.session,
+    refreshSignature: refresh.signature,
+    refreshScope: refresh.grantedScope.join(" "),
+    refreshRequestedAt: refresh.requestedAt.toISOString(),
+    refreshExpiresAt: refresh.expiresAt?.toISOString() ?? null,
+    refreshSession: refresh.session,
+  });
+  return Number(rows[0]?.claimed ?? 0) === 1;
+}
+
+const rotateQuery = (db: Db) =>
+  preparedSql(
+    db,
+    "rotate_refresh_token",
+    () => sql`with claimed as (
+        update oauth2_refresh_tokens set active = false, used_at = ${p("now")}::timestamptz
+        where signature = ${p("signature")}::text and client_id = ${p("clientId")}::text and active and used_at is null
+          and (expires_at is null or expires_at > ${p("now")}::timestamptz)
+        returning request_id, client_id, subject, granted_audience
+      ), dropped as (
+        delete from oauth2_access_tokens a using claimed c where a.request_id = c.request_id and a.client_id = c.client_id
+      ), new_access as (
+        insert into oauth2_access_tokens (signature, request_id, client_id, subject, granted_scope, granted_audience, requested_at, expires_at, session)
+        select ${p("accessSignature")}::text, c.request_id, c.client_id, c.subject, ${p("accessScope")}::text, c.granted_audience,
+          ${p("accessRequestedAt")}::timestamptz, ${p("accessExpiresAt")}::timestamptz, ${p("accessSession")}::text
+        from claimed c
+      ), new_refresh as (
+        insert into oauth2_refresh_tokens (signature, request_id, client_id, subject, granted_scope, granted_audience, requested_at, expires_at, session, active)
+        select ${p("refreshSignature")}::text, c.request_id, c.client_id, c.subject, ${p("refreshScope")}::text, c.granted_audience,
+          ${p("refreshRequestedAt")}::timestamptz, ${p("refreshExpiresAt")}::timestamptz, ${p("refreshSession")}::text, true
+        from claimed c
+      )
+      select count(*)::int as claimed from claimed`,
+  );
 
 /**
  * Keeps the pair a rotation issued with the rotated token (sealed), for the grace period, and
  * drops the pairs of the grant's earlier rotations: their successors are spent now.
  */
 export async function keepRotatedPair(db: Db, signature: string, requestId: string, sealedPair: string): Promise<void> {
-  await db
-    .update(refreshTokens)
-    .set({ rotatedPair: null })
-    .where(and(eq(refreshTokens.requestId, requestId), isNotNull(refreshTokens.rotatedPair)));
-  await db.update(refreshTokens).set({ rotatedPair: sealedPair }).where(eq(refreshTokens.signature, signature));
+  await dropPairsOfGrantQuery(db).execute({ requestId });
+  await setRotatedPairQuery(db).execute({ signature, sealedPair });
 }
+
+const dropPairsOfGrantQuery = (db: Db) =>
+  prepared(db, "drop_rotated_pairs_of_grant", (d) =>
+    d
+      .update(refreshTokens)
+      .set({ rotatedPair: null })
+      .where(and(eq(refreshTokens.requestId, p("requestId")), isNotNull(refreshTokens.rotatedPair)))
+      .prepare("drop_rotated_pairs_of_grant"),
+  );
+const setRotatedPairQuery = (db: Db) =>
+  prepared(db, "set_rotated_pair", (d) =>
+    d
+      .update(refreshTokens)
+      .set({ rotatedPair: sql`${p("sealedPair")}` })
+      .where(eq(refreshTokens.signature, p("signature")))
+      .prepare("set_rotated_pair"),
+  );
 
 /** Drops the pair kept with a rotated token (presented after its grace period). */
 export async function dropRotatedPair(db: Db, signature: string): Promise<void> {

@@ -18,7 +18,17 @@ import type { Jwk } from "../keys/types.ts";
 import type { Db } from "../storage/db.ts";
 import type { TokenResponse } from "./grants/types.ts";
 import { generateOpaqueToken, opaqueTokenSignature } from "./opaque-token.ts";
-import { getAccessToken, getRefreshToken, insertAccessToken, insertRefreshToken, type RefreshTokenRecord, type TokenRecord } from "./store.ts";
+import type { StoredClient } from "../clients/types.ts";
+import {
+  getAccessToken,
+  getAccessTokenWithClient,
+  getRefreshToken,
+  insertAccessToken,
+  insertAccessTokenGrouped,
+  insertRefreshToken,
+  type RefreshTokenRecord,
+  type TokenRecord,
+} from "./store.ts";
 
 /**
  * What is kept with a token besides its columns (Hydra's oauth2.Session). Grants fill what
@@ -117,7 +127,9 @@ export interface IssuedAccessToken {
 
 /**
  * Issues one access token and writes its row with `db`, so a grant that writes several rows
- * passes its transaction: `deps.db.transaction((tx) => issueAccessToken(deps, tx, …))`.
+ * passes its transaction: `deps.db.transaction((tx) => issueAccessToken(deps, tx, …))`. With
+ * `deps.db` itself the row goes through the group commit (oauth2/store.ts), and this returns
+ * once it is committed.
  * With strategies.access_token "jwt" the token is an RFC 9068 JWT signed with the newest key
  * of hydra.jwt.access-token; it still gets a row, so it can be revoked and introspected.
  *
@@ -131,6 +143,15 @@ export interface IssuedAccessToken {
  *   return accessTokenResponse(issued, ["read"]);
  */
 export async function issueAccessToken(deps: TokenDeps, db: Db, input: IssueAccessTokenInput): Promise<IssuedAccessToken> {
+  const { issued, record } = await mintAccessToken(deps, input);
+  // On the pool itself (no transaction: client_credentials) the row shares its INSERT and
+  // commit with concurrent requests; in a grant's transaction it is written there.
+  await (db === deps.db ? insertAccessTokenGrouped(db, record) : insertAccessToken(db, record));
+  return issued;
+}
+
+/** An access token and the row to store for it, not written yet (issueAccessToken writes it; a refresh rotation writes it in its own statement). */
+export async function mintAccessToken(deps: TokenDeps, input: IssueAccessTokenInput): Promise<{ issued: IssuedAccessToken; record: TokenRecord }> {
   const { config } = deps;
   const lifespanMs = effectiveLifespanMs(input.client, input.grantType, "access_token", config.ttl.access_token);
   // JWT `exp` has whole seconds; the row gets the same instant so both expire together.
@@ -144,7 +165,7 @@ export async function issueAccessToken(deps: TokenDeps, db: Db, input: IssueAcce
   } else {
     ({ token, signature } = generateOpaqueToken(config.secrets.system, "access_token", config.oauth2.token_prefix.access_token));
   }
-  await insertAccessToken(db, {
+  const record: TokenRecord = {
     signature,
     requestId: input.requestId,
     clientId: input.client.clientId,
@@ -154,8 +175,8 @@ export async function issueAccessToken(deps: TokenDeps, db: Db, input: IssueAcce
     requestedAt: input.now,
     expiresAt,
     session: encodeSession(config, input.session),
-  });
-  return { token, signature, expiresAt, expiresIn: Math.max(0, expSeconds - Math.floor(input.now.getTime() / 1000)) };
+  };
+  return { issued: { token, signature, expiresAt, expiresIn: Math.max(0, expSeconds - Math.floor(input.now.getTime() / 1000)) }, record };
 }
 
 export interface IssueRefreshTokenInput {
@@ -184,11 +205,18 @@ export interface IssuedRefreshToken {
  * `db` (pass the grant's transaction). Only the HMAC signature is stored.
  */
 export async function issueRefreshToken(deps: Pick<Deps, "config">, db: Db, input: IssueRefreshTokenInput): Promise<IssuedRefreshToken> {
+  const { issued, record } = mintRefreshToken(deps, input);
+  await insertRefreshToken(db, record);
+  return issued;
+}
+
+/** A refresh token and the row to store for it, not written yet. */
+export function mintRefreshToken(deps: Pick<Deps, "config">, input: IssueRefreshTokenInput): { issued: IssuedRefreshToken; record: TokenRecord } {
   const { config } = deps;
   const { token, signature } = generateOpaqueToken(config.secrets.system, "refresh_token", config.oauth2.token_prefix.refresh_token);
   const lifespanMs = effectiveLifespanMs(input.client, input.grantType, "refresh_token", config.ttl.refresh_token);
   const expiresAt = lifespanMs < 0 ? undefined : new Date(input.now.getTime() + lifespanMs);
-  await insertRefreshToken(db, {
+  const record: TokenRecord = {
     signature,
     requestId: input.requestId,
     clientId: input.client.clientId,
@@ -198,8 +226,8 @@ export async function issueRefreshToken(deps: Pick<Deps, "config">, db: Db, inpu
     requestedAt: input.now,
     expiresAt,
     session: encodeSession(config, input.session),
-  });
-  return { token, signature, expiresAt };
+  };
+  return { issued: { token, signature, expiresAt }, record };
 }
 
 /** RFC 6749 §5.1 body for an issued access token; grants add refresh_token / id_token. */
@@ -258,24 +286,44 @@ export type FoundToken = { use: "access_token"; record: TokenRecord } | { use: "
  * to own the row.
  */
 export async function findToken(deps: TokenDeps, token: string, options: { verifyJwt: boolean }): Promise<FoundToken | undefined> {
-  const { config, db } = deps;
+  const key = await tokenKey(deps, token, options);
+  if (!key) return undefined;
+  if (key.use === "refresh_token") {
+    const record = await getRefreshToken(deps.db, key.signature);
+    return record ? { use: "refresh_token", record } : undefined;
+  }
+  const record = await getAccessToken(deps.db, key.signature);
+  return record ? { use: "access_token", record } : undefined;
+}
+
+/**
+ * findToken (JWTs verified) with the client of an access token read in the same round trip
+ * (userinfo); `client` is undefined for a refresh token or a client that is gone.
+ */
+export async function findTokenWithClient(deps: TokenDeps, token: string): Promise<{ found: FoundToken; client: StoredClient | undefined } | undefined> {
+  const key = await tokenKey(deps, token, { verifyJwt: true });
+  if (!key) return undefined;
+  if (key.use === "refresh_token") {
+    const record = await getRefreshToken(deps.db, key.signature);
+    return record ? { found: { use: "refresh_token", record }, client: undefined } : undefined;
+  }
+  const row = await getAccessTokenWithClient(deps.db, key.signature);
+  return row ? { found: { use: "access_token", record: row.record }, client: row.client } : undefined;
+}
+
+/** Which table and row key a presented token would have; undefined when it cannot be ours. */
+async function tokenKey(deps: TokenDeps, token: string, options: { verifyJwt: boolean }): Promise<{ use: FoundToken["use"]; signature: string } | undefined> {
+  const { config } = deps;
   const secrets = config.secrets.system;
   const prefixes = config.oauth2.token_prefix;
   if (looksLikeJwt(token)) {
     if (options.verifyJwt && !(await verifyAccessTokenJwt(deps, token))) return undefined;
-    const record = await getAccessToken(db, jwtSignatureKey(token));
-    return record ? { use: "access_token", record } : undefined;
+    return { use: "access_token", signature: jwtSignatureKey(token) };
   }
   const access = opaqueTokenSignature(secrets, "access_token", prefixes.access_token, token);
-  if (access) {
-    const record = await getAccessToken(db, access);
-    return record ? { use: "access_token", record } : undefined;
-  }
+  if (access) return { use: "access_token", signature: access };
   const refresh = opaqueTokenSignature(secrets, "refresh_token", prefixes.refresh_token, token);
-  if (refresh) {
-    const record = await getRefreshToken(db, refresh);
-    return record ? { use: "refresh_token", record } : undefined;
-  }
+  if (refresh) return { use: "refresh_token", signature: refresh };
   return undefined;
 }
 

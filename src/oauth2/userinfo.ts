@@ -13,7 +13,6 @@
  */
 import { randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
-import { getClient } from "../clients/store.ts";
 import type { Deps } from "../deps.ts";
 import { OAuthError, serverError } from "../errors.ts";
 import { signingKey } from "../keys/signing.ts";
@@ -21,7 +20,7 @@ import { idTokenSet } from "../keys/types.ts";
 import { json, noStore, type Handler } from "../server/http.ts";
 import { param, readForm } from "./form.ts";
 import { isActive } from "./introspect.ts";
-import { decodeSession, findToken } from "./tokens.ts";
+import { decodeSession, findTokenWithClient } from "./tokens.ts";
 
 /** Claims of the stored ID-token session that userinfo never returns (Hydra). */
 const droppedClaims = ["nonce", "at_hash", "c_hash", "exp", "sid", "jti"] as const;
@@ -90,12 +89,13 @@ export function userinfo(deps: Deps): Handler {
   return async (req) => {
     const token = await presentedToken(req);
     if (!token) throw noToken();
-    const found = await findToken(deps, token, { verifyJwt: true });
-    if (!found) throw bearerError("invalid_token", "The access token is malformed or not known to this server.");
+    // The token and its client in one round trip.
+    const both = await findTokenWithClient(deps, token);
+    if (!both) throw bearerError("invalid_token", "The access token is malformed or not known to this server.");
+    const { found, client } = both;
     if (found.use !== "access_token") throw bearerError("invalid_token", "Only access tokens are allowed in the authorization header.");
     if (!isActive(found, deps.clock.now())) throw bearerError("invalid_token", "The access token expired or was revoked.");
     const { record } = found;
-    const client = await getClient(deps.db, record.clientId);
     if (!client) throw bearerError("invalid_token", "The OAuth 2.0 Client of this access token no longer exists.");
 
     const session = decodeSession(deps.config, record.session);

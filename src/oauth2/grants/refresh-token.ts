@@ -2,9 +2,10 @@
  * @module The refresh_token grant (RFC 6749 §6, OIDC Core §12, RFC 9700 §4.14; Hydra §3.2).
  * Refresh tokens are opaque (oauth2.token_prefix.refresh_token); only their HMAC is stored.
  *
- * Rotation on every use, in ONE transaction: the presented token is claimed by one
- * conditional UPDATE (active, unused, unexpired, this client's), the grant's access tokens
- * are deleted, and a new access + refresh pair is written. The new refresh token keeps the
+ * Rotation on every use, atomically: the presented token is claimed by one conditional
+ * UPDATE (active, unused, unexpired, this client's), the grant's access tokens are deleted,
+ * and a new access + refresh pair is written — all in ONE statement (one round trip), or in
+ * one transaction when a grace period also keeps the pair. The new refresh token keeps the
  * grant's original scope; only the access token is narrowed by a `scope` parameter.
  *
  * Reuse: presenting a token that is no longer active (rotated or revoked) revokes the whole
@@ -23,7 +24,7 @@ import { effectiveGrantTypes } from "../../clients/types.ts";
 import type { Deps } from "../../deps.ts";
 import { invalidGrant, invalidRequest, invalidScope } from "../../errors.ts";
 import { seal, unseal } from "../../lib/crypto.ts";
-import { signingKey } from "../../keys/signing.ts";
+import { signingKey, type SigningKey } from "../../keys/signing.ts";
 import { idTokenSet } from "../../keys/types.ts";
 import type { Cx } from "../../server/http.ts";
 import type { Db } from "../../storage/db.ts";
@@ -41,9 +42,20 @@ import {
   getRefreshToken,
   keepRotatedPair,
   revokeGrant,
+  rotateRefreshToken,
   type RefreshTokenRecord,
 } from "../store.ts";
-import { accessTokenSigningKey, decodeSession, issueAccessToken, issueRefreshToken, type TokenSession } from "../tokens.ts";
+import {
+  accessTokenSigningKey,
+  decodeSession,
+  issueAccessToken,
+  issueRefreshToken,
+  mintAccessToken,
+  mintRefreshToken,
+  type IssuedAccessToken,
+  type IssuedRefreshToken,
+  type TokenSession,
+} from "../tokens.ts";
 import type { GrantHandler, TokenRequest, TokenResponse } from "./types.ts";
 
 /** Separates the key of rotation pairs from every other use of the presented token's bytes. */
@@ -137,6 +149,62 @@ async function spentToken(deps: GrantDeps, cx: Cx, req: TokenRequest, presented:
   });
 }
 
+type Rotated = { access: IssuedAccessToken; refresh: IssuedRefreshToken } | undefined;
+
+/**
+ * Rotation without a grace period: the new pair is minted first, then ONE statement claims the
+ * presented token, drops the grant's access tokens and writes the pair (store.rotateRefreshToken).
+ * The grant's columns come from `record`; they never change after issue.
+ */
+async function rotate(
+  deps: GrantDeps,
+  req: TokenRequest,
+  record: RefreshTokenRecord,
+  signature: string,
+  scope: string[],
+  session: TokenSession,
+  jwtKey: SigningKey | undefined,
+): Promise<Rotated> {
+  const { client, now } = req;
+  const grant = { requestId: record.requestId, client, subject: record.subject, grantedAudience: record.grantedAudience, session, now };
+  const access = await mintAccessToken(deps, { ...grant, grantedScope: scope, grantType: "refresh_token", jwtKey });
+  const refresh = mintRefreshToken(deps, { ...grant, grantedScope: record.grantedScope, grantType: "refresh_token" });
+  const claimed = await rotateRefreshToken(deps.db, { signature, clientId: client.clientId, now, access: access.record, refresh: refresh.record });
+  return claimed ? { access: access.issued, refresh: refresh.issued } : undefined;
+}
+
+/** Rotation with a grace period: the pair is also kept, sealed, with the rotated token, all in one transaction. */
+async function rotateKeepingPair(
+  deps: GrantDeps,
+  req: TokenRequest,
+  presented: string,
+  signature: string,
+  scope: string[],
+  session: TokenSession,
+  jwtKey: SigningKey | undefined,
+): Promise<Rotated> {
+  const { client, now } = req;
+  return deps.db.transaction(async (txRaw) => {
+    const tx = txRaw as unknown as Db;
+    const claimed = await claimRefreshToken(tx, signature, client.clientId, now);
+    if (!claimed) return undefined;
+    await deleteAccessTokensOfGrant(tx, claimed.requestId, claimed.clientId);
+    const grant = { requestId: claimed.requestId, client, subject: claimed.subject, grantedAudience: claimed.grantedAudience, session, now };
+    const access = await issueAccessToken(deps, tx, { ...grant, grantedScope: scope, grantType: "refresh_token", jwtKey });
+    const refresh = await issueRefreshToken(deps, tx, { ...grant, grantedScope: claimed.grantedScope, grantType: "refresh_token" });
+    const pair: RotatedPair = {
+      accessToken: access.token,
+      accessSignature: access.signature,
+      accessExpiresAt: access.expiresAt.toISOString(),
+      refreshToken: refresh.token,
+      refreshSignature: refresh.signature,
+      scope,
+    };
+    await keepRotatedPair(tx, signature, claimed.requestId, sealPair(presented, pair));
+    return { access, refresh };
+  });
+}
+
 export const refreshTokenGrant: GrantHandler = {
   grantType: "refresh_token",
   params: new Set(["refresh_token"]),
@@ -187,27 +255,7 @@ export const refreshTokenGrant: GrantHandler = {
     if (scope.includes("openid")) await signingKey(deps, idTokenSet);
     const graceMs = config.oauth2.grant.refresh_token.rotation_grace_period;
 
-    const rotated = await deps.db.transaction(async (txRaw) => {
-      const tx = txRaw as unknown as Db;
-      const claimed = await claimRefreshToken(tx, signature, client.clientId, now);
-      if (!claimed) return undefined;
-      await deleteAccessTokensOfGrant(tx, claimed.requestId, claimed.clientId);
-      const grant = { requestId: claimed.requestId, client, subject: claimed.subject, grantedAudience: claimed.grantedAudience, session, now };
-      const access = await issueAccessToken(deps, tx, { ...grant, grantedScope: scope, grantType: "refresh_token", jwtKey });
-      const refresh = await issueRefreshToken(deps, tx, { ...grant, grantedScope: granted, grantType: "refresh_token" });
-      if (graceMs > 0) {
-        const pair: RotatedPair = {
-          accessToken: access.token,
-          accessSignature: access.signature,
-          accessExpiresAt: access.expiresAt.toISOString(),
-          refreshToken: refresh.token,
-          refreshSignature: refresh.signature,
-          scope,
-        };
-        await keepRotatedPair(tx, signature, claimed.requestId, sealPair(presented, pair));
-      }
-      return { access, refresh };
-    });
+    const rotated = graceMs > 0 ? await rotateKeepingPair(deps, req, presented, signature, scope, session, jwtKey) : await rotate(deps, req, record, signature, scope, session, jwtKey);
     if (!rotated) {
       // Another request claimed it between our read and our claim (it waited for that one's commit).
       const current = await getRefreshToken(deps.db, signature);
