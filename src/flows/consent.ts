@@ -13,9 +13,9 @@ import { audienceAllowed, scopeAllowed } from "../oauth2/scopes.ts";
 import type { Db } from "../storage/db.ts";
 import { flowSignature, flowSignatures, newFlowValue, randomFlowValue, unsealFlowValue } from "./challenge.ts";
 import { consentCsrfCookieName, deleteCookie, setCookie, signCookieValue } from "./cookies.ts";
-import { consentRedeemable, deniedToOAuthError, failFlow, requestConsent as toConsentRequested, type Flow, type HandledConsent, type HandledLogin } from "./flow.ts";
+import { completeConsent, consentRedeemable, deniedToOAuthError, failFlow, requestConsent as toConsentRequested, type Flow, type HandledConsent, type HandledLogin } from "./flow.ts";
 import { csrfMatches, csrfMismatch, requestExpired } from "./checks.ts";
-import { claimConsentVerifier, findRememberedConsent, saveFlow } from "./store.ts";
+import { claimConsentVerifier, findRememberedConsent, saveConsentRequested, saveFlow } from "./store.ts";
 import { consentUrl, withQuery } from "./urls.ts";
 
 type FlowDeps = Pick<Deps, "config" | "db" | "clock" | "mode">;
@@ -34,10 +34,10 @@ function covers(deps: FlowDeps, granted: HandledConsent, flow: Flow): boolean {
  * RFC 6749 §10.2 / RFC 8252 §8.6: a public client whose redirect URI does not prove its
  * identity (not https, not loopback) is always asked for consent (Hydra requestConsent).
  */
-async function rememberedConsent(deps: FlowDeps, flow: Flow, client: StoredClient, subject: string, now: Date): Promise<boolean> {
+async function rememberedConsent(deps: FlowDeps, db: Db, flow: Flow, client: StoredClient, subject: string, now: Date): Promise<boolean> {
   if (flow.request.prompt.includes("consent")) return false;
   if (isPublicClient(client) && !isStrictlySecureRedirectUri(flow.request.redirectUri)) return false;
-  const previous = await findRememberedConsent(deps.db, subject, client.clientId, now);
+  const previous = await findRememberedConsent(db, subject, client.clientId, now);
   const granted = previous?.consent && "accepted" in previous.consent ? previous.consent.accepted : undefined;
   return granted !== undefined && covers(deps, granted, flow);
 }
@@ -55,12 +55,12 @@ export interface ConsentStep {
 }
 
 /**
- * Step 4: creates the consent request and sends the browser to the consent app.
- * `persistLogin` writes what the login step remembers, in the same transaction.
+ * Step 4: creates the consent request and sends the browser to the consent app. Runs in the
+ * login redemption's transaction `tx`; `persistLogin` writes what the login step remembers.
  */
-export async function requestConsent(deps: FlowDeps, step: ConsentStep, persistLogin: (tx: Db) => Promise<void>): Promise<Response> {
+export async function requestConsent(deps: FlowDeps, tx: Db, step: ConsentStep, persistLogin: () => Promise<void>): Promise<Response> {
   const { flow, client, accepted, headers, now } = step;
-  const skip = await rememberedConsent(deps, flow, client, accepted.subject, now);
+  const skip = await rememberedConsent(deps, tx, flow, client, accepted.subject, now);
   if (flow.request.prompt.includes("none") && !skip) throw consentRequired("Prompt 'none' was requested, but no previous consent was found.");
 
   const challenge = newFlowValue(deps.config, "consent_challenge");
@@ -72,11 +72,8 @@ export async function requestConsent(deps: FlowDeps, step: ConsentStep, persistL
     skip,
     subjectIdentifier: step.subjectId,
   });
-  await deps.db.transaction(async (tx) => {
-    await persistLogin(tx as unknown as Db);
-    const saved = await saveFlow(tx as unknown as Db, next, ["login_used"], now);
-    if (!saved) throw serverError(undefined, { debug: "the flow changed while its login was being redeemed" });
-  });
+  await persistLogin();
+  if (!(await saveConsentRequested(tx, next, now))) throw serverError(undefined, { debug: "the flow changed while its login was being redeemed" });
   headers.set("Location", withQuery(consentUrl(deps.config), "consent_challenge", challenge.value));
   headers.set("Cache-Control", "no-store");
   headers.append(
@@ -95,12 +92,16 @@ export interface RedeemedConsent {
   headers: Headers;
 }
 
+/** What redeeming a consent verifier gave: the grant, an error for the client, or nothing (unknown or spent). */
+export type ConsentRedemption = { redeemed: RedeemedConsent } | { error: unknown } | undefined;
+
 /**
  * Step 6: the browser is back with a consent verifier. Claims it (once) and checks expiry
- * and CSRF. undefined when the verifier is unknown or spent.
+ * and CSRF, inside the caller's transaction `tx`, which also writes what is issued: a
+ * failed check is returned (not thrown) so that the caller commits the failed flow.
  */
-export async function redeemConsentVerifier(deps: FlowDeps, verifier: string, cookies: Map<string, string>, now: Date): Promise<RedeemedConsent | undefined> {
-  const claimed = await claimConsentVerifier(deps.db, flowSignatures(deps.config, "consent_verifier", verifier), consentRedeemable, now);
+export async function redeemConsentVerifier(deps: FlowDeps, tx: Db, verifier: string, cookies: Map<string, string>, now: Date): Promise<ConsentRedemption> {
+  const claimed = await claimConsentVerifier(tx, flowSignatures(deps.config, "consent_verifier", verifier), consentRedeemable, now);
   if (!claimed) return undefined;
   const target = targetOf(claimed.request);
   const headers = new Headers();
@@ -110,19 +111,22 @@ export async function redeemConsentVerifier(deps: FlowDeps, verifier: string, co
 
   if (claimed.state === "consent_failed") {
     const denied = claimed.consent && "denied" in claimed.consent ? claimed.consent.denied : undefined;
-    throw new AuthorizeRequestError(denied ? deniedToOAuthError(denied) : serverError(), target, headers);
+    return { error: new AuthorizeRequestError(denied ? deniedToOAuthError(denied) : serverError(), target, headers) };
   }
   try {
     if (claimed.requestedAt.getTime() + deps.config.ttl.login_consent_request < now.getTime()) throw requestExpired("consent");
     if (!csrfMatches(deps, "consent_csrf", csrfCookie, claimed.consentCsrf)) throw csrfMismatch();
     const granted = claimed.consent && "accepted" in claimed.consent ? claimed.consent.accepted : undefined;
     if (!granted || !claimed.consentChallengeSealed || !claimed.authenticatedAt) throw serverError(undefined, { debug: "a redeemed consent has no grant" });
-    const client = await getClient(deps.db, claimed.clientId);
+    const client = await getClient(tx, claimed.clientId);
     if (!client) throw invalidClient(undefined, { hint: "The requested OAuth 2.0 Client does not exist." });
-    return { flow: claimed, client, granted, consentChallenge: unsealFlowValue(deps.config, claimed.consentChallengeSealed), headers };
+    const consentChallenge = claimed.requestId ?? unsealFlowValue(deps.config, claimed.consentChallengeSealed);
+    // Flows answered before the request_id was set at consent time get it now.
+    const flow = claimed.requestId ? claimed : await saveFlow(tx, completeConsent(claimed, consentChallenge), ["consent_used"], now);
+    if (!flow) throw serverError(undefined, { debug: "the flow changed while its consent was being redeemed" });
+    return { redeemed: { flow, client, granted, consentChallenge, headers } };
   } catch (err) {
-    await saveFlow(deps.db, failFlow(claimed), ["consent_used"], now);
-    if (err instanceof OAuthError) throw new AuthorizeRequestError(err, target, headers);
-    throw err;
+    await saveFlow(tx, failFlow(claimed), ["consent_used"], now);
+    return { error: err instanceof OAuthError ? new AuthorizeRequestError(err, target, headers) : err };
   }
 }

@@ -126,7 +126,7 @@ export interface Flow {
 
   /** The subject as the client sees it (pairwise or forced), from the login redemption on. */
   subjectIdentifier: string | undefined;
-  /** The consent challenge, once the consent verifier is redeemed (the request_id of issued tokens). */
+  /** The consent challenge, once consent was answered (the request_id of what the flow issues). */
   requestId: string | undefined;
 }
 
@@ -157,6 +157,26 @@ export interface AcceptLoginInput {
   amr: string[];
   context: unknown;
   forceSubjectIdentifier: string;
+}
+
+/** What a login answer changes in its flow. */
+export type LoginAnswer = Pick<Flow, "state" | "subject" | "loginVerifier" | "authenticatedAt" | "login">;
+
+/**
+ * PUT login/accept of a login that was not skipped (no remembered session): the answer does
+ * not depend on the flow beyond its awaiting it, so store.ts can apply it by challenge
+ * without reading the flow first. The same as acceptLogin on such a flow.
+ */
+export function acceptFreshLogin(input: AcceptLoginInput, verifier: string, now: Date): LoginAnswer {
+  if (!input.subject) throw invalidRequest(undefined, { hint: "Field 'subject' must not be empty." });
+  const authenticatedAt = truncateToSecond(now);
+  return {
+    state: "login_accepted",
+    subject: input.subject,
+    loginVerifier: verifier,
+    authenticatedAt,
+    login: { accepted: { ...input, authenticatedAt: authenticatedAt.toISOString() } },
+  };
 }
 
 /** A login can be answered once (Hydra: the handled row is a unique insert → 409). */
@@ -238,10 +258,14 @@ export interface AcceptConsentInput {
   session: ConsentSessionData;
 }
 
-export function acceptConsent(flow: Flow, input: AcceptConsentInput, verifier: { signature: string; sealed: string }, now: Date): Flow {
-  mustAwaitConsent(flow);
+/**
+ * What a consent answer changes in its flow. It depends on the flow only through its state,
+ * so a first answer can be applied by challenge without reading the flow (store.ts).
+ */
+export type ConsentAnswer = Pick<Flow, "state" | "consentVerifier" | "consentVerifierSealed" | "consentHandledAt" | "consent">;
+
+export function consentAccepted(input: AcceptConsentInput, verifier: { signature: string; sealed: string }, now: Date): ConsentAnswer {
   return {
-    ...flow,
     state: "consent_accepted",
     consentVerifier: verifier.signature,
     consentVerifierSealed: verifier.sealed,
@@ -250,16 +274,18 @@ export function acceptConsent(flow: Flow, input: AcceptConsentInput, verifier: {
   };
 }
 
+export function consentRejected(denied: DeniedError, verifier: { signature: string; sealed: string }, now: Date): ConsentAnswer {
+  return { state: "consent_rejected", consentVerifier: verifier.signature, consentVerifierSealed: verifier.sealed, consentHandledAt: now, consent: { denied } };
+}
+
+export function acceptConsent(flow: Flow, input: AcceptConsentInput, verifier: { signature: string; sealed: string }, now: Date): Flow {
+  mustAwaitConsent(flow);
+  return { ...flow, ...consentAccepted(input, verifier, now) };
+}
+
 export function rejectConsent(flow: Flow, denied: DeniedError, verifier: { signature: string; sealed: string }, now: Date): Flow {
   mustAwaitConsent(flow);
-  return {
-    ...flow,
-    state: "consent_rejected",
-    consentVerifier: verifier.signature,
-    consentVerifierSealed: verifier.sealed,
-    consentHandledAt: now,
-    consent: { denied },
-  };
+  return { ...flow, ...consentRejected(denied, verifier, now) };
 }
 
 /** The consent verifier was redeemed: the flow is done and its tokens carry `requestId`. */

@@ -28,6 +28,7 @@ import {
   upsertLoginSession,
   type LoginSession,
 } from "./store.ts";
+import { loginSessionExpiry } from "./login-session-expiry.ts";
 import { loginUrl, withQuery } from "./urls.ts";
 
 type FlowDeps = Pick<Deps, "config" | "db" | "clock" | "mode">;
@@ -150,71 +151,91 @@ function checkAuthentication(request: StoredAuthorizeRequest, authTime: Date, re
 
 /**
  * Step 3: the browser is back with a login verifier. Claims it (once), checks expiry, CSRF
- * and the authentication, remembers the session if asked, and moves on to consent.
+ * and the authentication, remembers the session if asked, and moves on to consent, all in
+ * one transaction (one commit per step); a failed check is committed too, as a failed flow.
  * undefined when the verifier is unknown or spent (the caller answers access_denied).
  */
 export async function redeemLoginVerifier(deps: FlowDeps, verifier: string, cookies: Map<string, string>, now: Date): Promise<Response | undefined> {
-  const claimed = await claimLoginVerifier(deps.db, flowSignatures(deps.config, "login_verifier", verifier), loginRedeemable, now);
-  if (!claimed) return undefined;
-  const target = targetOf(claimed.request);
-  const headers = new Headers();
-  // The CSRF cookie of this step is spent either way.
-  const csrfName = loginCsrfCookieName(deps.config, claimed.loginChallenge);
-  const csrfCookie = cookies.get(csrfName);
-  if (csrfCookie !== undefined) headers.append("Set-Cookie", deleteCookie(deps.config, csrfName));
+  const signatures = flowSignatures(deps.config, "login_verifier", verifier);
+  const outcome = await deps.db.transaction(async (txRaw) => {
+    const tx = txRaw as unknown as Db;
+    const claimed = await claimLoginVerifier(tx, signatures, loginRedeemable, now);
+    if (!claimed) return undefined;
+    const target = targetOf(claimed.request);
+    const headers = new Headers();
+    // The CSRF cookie of this step is spent either way.
+    const csrfName = loginCsrfCookieName(deps.config, claimed.loginChallenge);
+    const csrfCookie = cookies.get(csrfName);
+    if (csrfCookie !== undefined) headers.append("Set-Cookie", deleteCookie(deps.config, csrfName));
 
-  if (claimed.state === "login_failed") {
-    const denied = claimed.login && "denied" in claimed.login ? claimed.login.denied : undefined;
-    throw new AuthorizeRequestError(denied ? deniedToOAuthError(denied) : serverError(), target, headers);
-  }
-
-  try {
-    if (claimed.requestedAt.getTime() + deps.config.ttl.login_consent_request < now.getTime()) throw requestExpired("login");
-    if (!csrfMatches(deps, "login_csrf", csrfCookie, claimed.loginCsrf)) throw csrfMismatch();
-    const accepted = claimed.login && "accepted" in claimed.login ? claimed.login.accepted : undefined;
-    if (!accepted || !claimed.authenticatedAt) throw serverError(undefined, { debug: "a redeemed login has no accepted login" });
-    const client = await getClient(deps.db, claimed.clientId);
-    if (!client) throw invalidClient(undefined, { hint: "The requested OAuth 2.0 Client does not exist." });
-    const subjectId = subjectIdentifier(deps.config, client, accepted.subject, accepted.forceSubjectIdentifier || undefined);
-    try {
-      checkAuthentication(claimed.request, claimed.authenticatedAt, claimed.requestedAt, subjectId, now);
-    } catch (err) {
-      // Something is off with who is logged in: forget the session to be safe (Hydra).
-      if (err instanceof OAuthError && err.code === "login_required") await revokeCookieSession(deps, deps.db, cookies, headers);
-      throw err;
+    if (claimed.state === "login_failed") {
+      const denied = claimed.login && "denied" in claimed.login ? claimed.login.denied : undefined;
+      return { error: new AuthorizeRequestError(denied ? deniedToOAuthError(denied) : serverError(), target, headers) };
     }
-
-    return await requestConsent(deps, { flow: claimed, client, accepted, subjectId, cookies, headers, now }, async (tx) => {
-      if (accepted.forceSubjectIdentifier) await setForcedSubject(tx, client.clientId, accepted.subject, accepted.forceSubjectIdentifier);
-      if (claimed.loginSkip) return;
-      // A login that is not remembered gets a row too: it is what the `sid` of the ID tokens
-      // names, so that RP-initiated logout and DELETE sessions/login can end it with front-
-      // and back-channel logout (Hydra misses this case, hydra-v1 §7 #3132). It never lets a
-      // flow skip the login, and remember_for (the cookie's lifetime) does not apply to it.
-      await upsertLoginSession(tx, {
-        id: claimed.loginSessionId,
-        subject: accepted.subject,
-        authenticatedAt: claimed.authenticatedAt!,
-        remember: accepted.remember,
-        expiresAt: accepted.remember && accepted.rememberFor > 0 ? new Date(claimed.authenticatedAt!.getTime() + accepted.rememberFor * 1000) : undefined,
-      });
-      const name = sessionCookieName(deps.config);
-      if (accepted.remember) {
-        headers.append(
-          "Set-Cookie",
-          setCookie(deps.config, name, signCookieValue(deps.config, claimed.loginSessionId), accepted.rememberFor > 0 ? accepted.rememberFor : undefined),
-        );
-      } else {
-        // Not remembered: any earlier session of this browser is forgotten too (Hydra).
-        const previous = verifyCookieValue(deps.config, cookies.get(name));
-        if (previous && previous !== claimed.loginSessionId) await deleteLoginSession(tx, previous);
-        if (cookies.has(name)) headers.append("Set-Cookie", deleteCookie(deps.config, name));
-      }
-    });
-  } catch (err) {
-    await saveFlow(deps.db, failFlow(claimed), ["login_used"], now);
-    if (err instanceof OAuthError) throw new AuthorizeRequestError(err, target, headers);
-    throw err;
-  }
+    try {
+      return { response: await continueToConsent(deps, tx, claimed, cookies, headers, csrfCookie, now) };
+    } catch (err) {
+      // Committed with the claim: the verifier is spent and the flow ends here.
+      await saveFlow(tx, failFlow(claimed), ["login_used"], now);
+      return { error: err instanceof OAuthError ? new AuthorizeRequestError(err, target, headers) : err };
+    }
+  });
+  if (!outcome) return undefined;
+  if ("error" in outcome) throw outcome.error;
+  return outcome.response;
 }
 
+/** Step 3 once the verifier is claimed (inside its transaction `tx`). */
+async function continueToConsent(
+  deps: FlowDeps,
+  tx: Db,
+  claimed: Flow,
+  cookies: Map<string, string>,
+  headers: Headers,
+  csrfCookie: string | undefined,
+  now: Date,
+): Promise<Response> {
+  if (claimed.requestedAt.getTime() + deps.config.ttl.login_consent_request < now.getTime()) throw requestExpired("login");
+  if (!csrfMatches(deps, "login_csrf", csrfCookie, claimed.loginCsrf)) throw csrfMismatch();
+  const accepted = claimed.login && "accepted" in claimed.login ? claimed.login.accepted : undefined;
+  if (!accepted || !claimed.authenticatedAt) throw serverError(undefined, { debug: "a redeemed login has no accepted login" });
+  const client = await getClient(tx, claimed.clientId);
+  if (!client) throw invalidClient(undefined, { hint: "The requested OAuth 2.0 Client does not exist." });
+  const subjectId = subjectIdentifier(deps.config, client, accepted.subject, accepted.forceSubjectIdentifier || undefined);
+  try {
+    checkAuthentication(claimed.request, claimed.authenticatedAt, claimed.requestedAt, subjectId, now);
+  } catch (err) {
+    // Something is off with who is logged in: forget the session to be safe (Hydra).
+    if (err instanceof OAuthError && err.code === "login_required") await revokeCookieSession(deps, tx, cookies, headers);
+    throw err;
+  }
+
+  return await requestConsent(deps, tx, { flow: claimed, client, accepted, subjectId, cookies, headers, now }, async () => {
+    if (accepted.forceSubjectIdentifier) await setForcedSubject(tx, client.clientId, accepted.subject, accepted.forceSubjectIdentifier);
+    if (claimed.loginSkip) return;
+    // A login that is not remembered gets a row too: it is what the `sid` of the ID tokens
+    // names, so that RP-initiated logout and DELETE sessions/login can end it with front-
+    // and back-channel logout (Hydra misses this case, hydra-v1 §7 #3132). It never lets a
+    // flow skip the login, and remember_for (the cookie's lifetime) does not apply to it; its
+    // row expires with the tokens of that login (login-session-expiry.ts).
+    await upsertLoginSession(tx, {
+      id: claimed.loginSessionId,
+      subject: accepted.subject,
+      authenticatedAt: claimed.authenticatedAt!,
+      remember: accepted.remember,
+      expiresAt: loginSessionExpiry(deps.config, accepted, claimed.authenticatedAt!),
+    });
+    const name = sessionCookieName(deps.config);
+    if (accepted.remember) {
+      headers.append(
+        "Set-Cookie",
+        setCookie(deps.config, name, signCookieValue(deps.config, claimed.loginSessionId), accepted.rememberFor > 0 ? accepted.rememberFor : undefined),
+      );
+    } else {
+      // Not remembered: any earlier session of this browser is forgotten too (Hydra).
+      const previous = verifyCookieValue(deps.config, cookies.get(name));
+      if (previous && previous !== claimed.loginSessionId) await deleteLoginSession(tx, previous);
+      if (cookies.has(name)) headers.append("Set-Cookie", deleteCookie(deps.config, name));
+    }
+  });
+}

@@ -14,12 +14,16 @@ import type { Db } from "../storage/db.ts";
 import { flowSignatures, newFlowValue, newLogoutValue, unsealFlowValue } from "./challenge.ts";
 import {
   acceptConsent,
+  acceptFreshLogin,
   acceptLogin,
+  consentAccepted,
+  consentRejected,
   consentVisibleStates,
   deniedError,
   loginVisibleStates,
   rejectConsent,
   rejectLogin,
+  type ConsentAnswer,
   type Flow,
   type FlowState,
 } from "./flow.ts";
@@ -27,12 +31,15 @@ import { backchannelLogoutSessions } from "./logout.ts";
 import { acceptLogout, logoutVisibility, rejectLogout, type LogoutRequest } from "./logout-request.ts";
 import { readAcceptConsent, readAcceptLogin, readReject } from "./schemas.ts";
 import {
+  answerFirstConsent,
+  answerFreshLogin,
   deleteAuthorizationCodesOfRequest,
   deleteConsentSessions,
   deleteLoginSessionById,
   deleteLoginSessionsOfSubject,
   getFlowByConsentChallenge,
   getFlowByLoginChallenge,
+  getFlowWithClientByChallenge,
   getLogoutRequestByChallenge,
   listConsentSessions,
   saveFlow,
@@ -53,22 +60,34 @@ function challengeOf(req: Request, name: "login_challenge" | "consent_challenge"
   return challenge;
 }
 
+/**
+ * The signatures a challenge may be stored under; none for a value too long to be one, or with
+ * a NUL (never issued, and the raw challenge is stored as request_id: PostgreSQL text refuses it).
+ */
+function challengeSignatures(deps: Deps, kind: "login_challenge" | "consent_challenge", challenge: string): string[] {
+  return challenge.length <= 256 && !challenge.includes("\0") ? flowSignatures(deps.config, kind, challenge) : [];
+}
+
 async function loginFlow(deps: Deps, challenge: string): Promise<Flow> {
-  const flow = challenge.length <= 256 ? await getFlowByLoginChallenge(deps.db, flowSignatures(deps.config, "login_challenge", challenge)) : undefined;
+  const signatures = challengeSignatures(deps, "login_challenge", challenge);
+  const flow = signatures.length > 0 ? await getFlowByLoginChallenge(deps.db, signatures) : undefined;
   if (!flow) throw notFound();
   return flow;
 }
 
 async function consentFlow(deps: Deps, challenge: string): Promise<Flow> {
-  const flow = challenge.length <= 256 ? await getFlowByConsentChallenge(deps.db, flowSignatures(deps.config, "consent_challenge", challenge)) : undefined;
+  const signatures = challengeSignatures(deps, "consent_challenge", challenge);
+  const flow = signatures.length > 0 ? await getFlowByConsentChallenge(deps.db, signatures) : undefined;
   if (!flow) throw notFound();
   return flow;
 }
 
-async function clientOf(db: Db, flow: Flow): Promise<StoredClient> {
-  const client = await getClient(db, flow.clientId);
-  if (!client) throw notFound();
-  return client;
+/** The flow of a login or consent challenge and its client, for the apps' GET; 404 when either is unknown. */
+async function flowWithClient(deps: Deps, kind: "login_challenge" | "consent_challenge", challenge: string): Promise<{ flow: Flow; client: StoredClient | undefined }> {
+  const column = kind === "login_challenge" ? "loginChallenge" : "consentChallenge";
+  const found = await getFlowWithClientByChallenge(deps.db, column, challengeSignatures(deps, kind, challenge));
+  if (!found) throw notFound();
+  return found;
 }
 
 /** Hydra's LoginRequest, field for field. */
@@ -115,9 +134,10 @@ function gone(flow: Flow): Response {
 export function getLoginRequest(deps: Deps): Handler {
   return async (req) => {
     const challenge = challengeOf(req, "login_challenge");
-    const flow = await loginFlow(deps, challenge);
+    const { flow, client } = await flowWithClient(deps, "login_challenge", challenge);
     if (!loginVisibleStates.includes(flow.state)) return gone(flow);
-    return json(loginRequestWire(flow, challenge, await clientOf(deps.db, flow)));
+    if (!client) throw notFound();
+    return json(loginRequestWire(flow, challenge, client));
   };
 }
 
@@ -132,10 +152,16 @@ export function acceptLoginRequest(deps: Deps): Handler {
   return async (req) => {
     const challenge = challengeOf(req, "login_challenge");
     const input = await readAcceptLogin(req);
-    if (!input.subject) throw invalidRequest(undefined, { hint: "Field 'subject' must not be empty." });
-    const flow = await loginFlow(deps, challenge);
+    const now = deps.clock.now();
     const verifier = newFlowValue(deps.config, "login_verifier");
-    return answerLogin(deps, flow, acceptLogin(flow, input, verifier.signature, deps.clock.now()), verifier.value);
+    // The common case, a login that was not skipped, in one statement; anything else (unknown,
+    // skipped, answered already) reads the flow and decides as acceptLogin says.
+    const fresh = acceptFreshLogin(input, verifier.signature, now);
+    const signatures = challengeSignatures(deps, "login_challenge", challenge);
+    const request = signatures.length > 0 ? await answerFreshLogin(deps.db, signatures, fresh, now) : undefined;
+    if (request) return json({ redirect_to: withQuery(request.requestUrl, "login_verifier", verifier.value) });
+    const flow = await loginFlow(deps, challenge);
+    return answerLogin(deps, flow, acceptLogin(flow, input, verifier.signature, now), verifier.value);
   };
 }
 
@@ -152,9 +178,10 @@ export function rejectLoginRequest(deps: Deps): Handler {
 export function getConsentRequest(deps: Deps): Handler {
   return async (req) => {
     const challenge = challengeOf(req, "consent_challenge");
-    const flow = await consentFlow(deps, challenge);
+    const { flow, client } = await flowWithClient(deps, "consent_challenge", challenge);
     if (!consentVisibleStates.includes(flow.state)) return gone(flow);
-    return json(consentRequestWire(deps, flow, challenge, await clientOf(deps.db, flow)));
+    if (!client) throw notFound();
+    return json(consentRequestWire(deps, flow, challenge, client));
   };
 }
 
@@ -166,12 +193,26 @@ function consentVerifier(deps: Deps, flow: Flow): { value: string; signature: st
   return newFlowValue(deps.config, "consent_verifier");
 }
 
-async function answerConsent(deps: Deps, challenge: string, answer: (flow: Flow, verifier: { signature: string; sealed: string }) => Flow): Promise<Response> {
+async function answerConsent(
+  deps: Deps,
+  challenge: string,
+  firstAnswer: (verifier: { signature: string; sealed: string }) => ConsentAnswer,
+  answer: (flow: Flow, verifier: { signature: string; sealed: string }) => Flow,
+): Promise<Response> {
+  // The first answer (no verifier yet) in one statement; a repeated one reads the flow for its verifier.
+  const signatures = challengeSignatures(deps, "consent_challenge", challenge);
+  if (signatures.length > 0) {
+    const verifier = newFlowValue(deps.config, "consent_verifier");
+    const request = await answerFirstConsent(deps.db, signatures, firstAnswer(verifier), challenge, deps.clock.now());
+    if (request) return json({ redirect_to: withQuery(request.requestUrl, "consent_verifier", verifier.value) });
+  }
   // Two tries: a concurrent first answer may mint the verifier between our read and write.
   for (let attempt = 0; attempt < 2; attempt++) {
     const flow = await consentFlow(deps, challenge);
     const verifier = consentVerifier(deps, flow);
-    const next = answer(flow, verifier);
+    // The challenge is the request_id of everything the flow issues: kept now, so that the
+    // redemption does not need another write to record it.
+    const next = { ...answer(flow, verifier), requestId: challenge };
     const saved = await saveFlow(deps.db, next, consentVisibleStates as FlowState[], deps.clock.now(), flow.consentVerifier ?? null);
     if (saved) return json({ redirect_to: withQuery(flow.request.requestUrl, "consent_verifier", verifier.value) });
   }
@@ -183,7 +224,12 @@ export function acceptConsentRequest(deps: Deps): Handler {
   return async (req) => {
     const challenge = challengeOf(req, "consent_challenge");
     const input = await readAcceptConsent(req);
-    return answerConsent(deps, challenge, (flow, verifier) => acceptConsent(flow, input, verifier, deps.clock.now()));
+    return answerConsent(
+      deps,
+      challenge,
+      (verifier) => consentAccepted(input, verifier, deps.clock.now()),
+      (flow, verifier) => acceptConsent(flow, input, verifier, deps.clock.now()),
+    );
   };
 }
 
@@ -191,7 +237,12 @@ export function rejectConsentRequest(deps: Deps): Handler {
   return async (req) => {
     const challenge = challengeOf(req, "consent_challenge");
     const denied = deniedError(await readReject(req), "consent request denied");
-    return answerConsent(deps, challenge, (flow, verifier) => rejectConsent(flow, denied, verifier, deps.clock.now()));
+    return answerConsent(
+      deps,
+      challenge,
+      (verifier) => consentRejected(denied, verifier, deps.clock.now()),
+      (flow, verifier) => rejectConsent(flow, denied, verifier, deps.clock.now()),
+    );
   };
 }
 

@@ -3,11 +3,17 @@
  * forced subject identifiers, the authorization codes a finished flow issues, and logout requests.
  * A transition is one conditional UPDATE on the state it expects; a verifier or a code is
  * claimed by one UPDATE … RETURNING, so it is redeemed once however many requests race.
+ * A complete code flow costs 18 statements and 10 commits (test/flows/db-work.test.ts): first
+ * answers are applied by challenge without reading the flow, the apps' GETs read the flow with
+ * its client in one query, and each verifier redemption is one transaction.
  */
 import { and, count, desc, eq, gt, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Db } from "../storage/db.ts";
-import { authorizationCodes, flows, loginSessions, logoutRequests, obfuscatedSubjects } from "../storage/schema/index.ts";
-import type { ConsentResult, Flow, FlowState, LoginResult } from "./flow.ts";
+import { prepared } from "../storage/prepared.ts";
+import { authorizationCodes, flows, loginSessions, logoutRequests, oauth2Clients, obfuscatedSubjects } from "../storage/schema/index.ts";
+import { toClient } from "../clients/store.ts";
+import type { StoredClient } from "../clients/types.ts";
+import type { ConsentAnswer, ConsentResult, Flow, FlowState, LoginAnswer, LoginResult } from "./flow.ts";
 import type { LogoutRequest, LogoutState } from "./logout-request.ts";
 import type { StoredAuthorizeRequest } from "../oauth2/authorize-request.ts";
 
@@ -15,6 +21,17 @@ type FlowRow = typeof flows.$inferSelect;
 
 /** Raw sql params are not mapped by column type: postgres-js needs text, not a Date. */
 const ts = (d: Date) => sql`${d.toISOString()}::timestamptz`;
+
+// The queries of every flow are prepared (storage/prepared.ts): built once per process, run on
+// the pool or a transaction. Dates travel as ISO text through a cast (drizzle maps a null Date
+// param to a crash), and a list of signatures (one per secrets.system entry) as s0…s(n-1),
+// one prepared query per list length.
+const p = sql.placeholder;
+const atParam = (name: string) => sql`${p(name)}::timestamptz`;
+const signatureParams = (n: number) => Array.from({ length: n }, (_, i) => p(`s${i}`));
+const signatureValues = (signatures: readonly string[]) => Object.fromEntries(signatures.map((s, i) => [`s${i}`, s]));
+/** drizzle fills placeholders in update sets through the column's encoder, as it does in inserts; only its types say no. */
+const placeholderSet = (set: Record<string, unknown>) => set as Partial<typeof flows.$inferInsert>;
 
 function toFlow(row: FlowRow): Flow {
   return {
@@ -45,9 +62,19 @@ function toFlow(row: FlowRow): Flow {
   };
 }
 
+/** The columns derived from a consent answer (indexed for remembered consent and sessions). */
+function consentColumns(consent: ConsentResult | undefined) {
+  const accepted = consent && "accepted" in consent ? consent.accepted : undefined;
+  return {
+    consent: consent ?? null,
+    consentError: consent !== undefined && "denied" in consent,
+    consentRemember: accepted?.remember ?? false,
+    consentRememberFor: accepted?.rememberFor ?? 0,
+  };
+}
+
 /** Every column a transition may change. */
 function mutable(flow: Flow, now: Date) {
-  const accepted = flow.consent && "accepted" in flow.consent ? flow.consent.accepted : undefined;
   return {
     state: flow.state,
     subject: flow.subject,
@@ -60,10 +87,7 @@ function mutable(flow: Flow, now: Date) {
     consentVerifier: flow.consentVerifier ?? null,
     consentVerifierSealed: flow.consentVerifierSealed ?? null,
     consentSkip: flow.consentSkip,
-    consent: flow.consent ?? null,
-    consentError: flow.consent !== undefined && "denied" in flow.consent,
-    consentRemember: accepted?.remember ?? false,
-    consentRememberFor: accepted?.rememberFor ?? 0,
+    ...consentColumns(flow.consent),
     consentHandledAt: flow.consentHandledAt ?? null,
     subjectIdentifier: flow.subjectIdentifier ?? null,
     requestId: flow.requestId ?? null,
@@ -71,7 +95,47 @@ function mutable(flow: Flow, now: Date) {
   };
 }
 
+const insertNewFlowQuery = (db: Db) =>
+  prepared(db, "flow_insert_new", (d) =>
+    d
+      .insert(flows)
+      .values({
+        id: p("id"),
+        state: "login_requested",
+        clientId: p("clientId"),
+        subject: p("subject"),
+        loginSessionId: p("loginSessionId"),
+        requestedAt: atParam("requestedAt"),
+        request: p("request"),
+        loginChallenge: p("loginChallenge"),
+        loginChallengeSealed: p("loginChallengeSealed"),
+        loginCsrf: p("loginCsrf"),
+        loginSkip: p("loginSkip"),
+        authenticatedAt: atParam("authenticatedAt"),
+        updatedAt: atParam("now"),
+      })
+      .prepare("flow_insert_new"),
+  );
+
 export async function insertFlow(db: Db, flow: Flow, now: Date): Promise<void> {
+  if (flow.state === "login_requested") {
+    // A new flow (oauth2/auth): only the columns known before the login; the rest start NULL or at their defaults.
+    await insertNewFlowQuery(db).execute({
+      id: flow.id,
+      clientId: flow.clientId,
+      subject: flow.subject,
+      loginSessionId: flow.loginSessionId,
+      requestedAt: flow.requestedAt.toISOString(),
+      request: flow.request,
+      loginChallenge: flow.loginChallenge,
+      loginChallengeSealed: flow.loginChallengeSealed,
+      loginCsrf: flow.loginCsrf,
+      loginSkip: flow.loginSkip,
+      authenticatedAt: flow.authenticatedAt?.toISOString() ?? null,
+      now: now.toISOString(),
+    });
+    return;
+  }
   await db.insert(flows).values({
     id: flow.id,
     clientId: flow.clientId,
@@ -86,14 +150,53 @@ export async function insertFlow(db: Db, flow: Flow, now: Date): Promise<void> {
   });
 }
 
-export async function getFlowByLoginChallenge(db: Db, signatures: string[]): Promise<Flow | undefined> {
-  const [row] = await db.select().from(flows).where(inArray(flows.loginChallenge, signatures)).limit(1);
+const flowByChallengeQuery = (db: Db, column: "loginChallenge" | "consentChallenge", n: number) =>
+  prepared(db, `flow_by_${column}_${n}`, (d) =>
+    d
+      .select()
+      .from(flows)
+      .where(inArray(flows[column], signatureParams(n)))
+      .limit(1)
+      .prepare(`flow_by_${column}_${n}`),
+  );
+
+async function getFlowByChallenge(db: Db, column: "loginChallenge" | "consentChallenge", signatures: string[]): Promise<Flow | undefined> {
+  if (signatures.length === 0) return undefined;
+  const [row] = await flowByChallengeQuery(db, column, signatures.length).execute(signatureValues(signatures));
   return row ? toFlow(row) : undefined;
 }
 
-export async function getFlowByConsentChallenge(db: Db, signatures: string[]): Promise<Flow | undefined> {
-  const [row] = await db.select().from(flows).where(inArray(flows.consentChallenge, signatures)).limit(1);
-  return row ? toFlow(row) : undefined;
+const flowWithClientQuery = (db: Db, column: "loginChallenge" | "consentChallenge", n: number) =>
+  prepared(db, `flow_with_client_by_${column}_${n}`, (d) =>
+    d
+      .select({ flow: flows, client: oauth2Clients })
+      .from(flows)
+      .leftJoin(oauth2Clients, eq(oauth2Clients.id, flows.clientId))
+      .where(inArray(flows[column], signatureParams(n)))
+      .limit(1)
+      .prepare(`flow_with_client_by_${column}_${n}`),
+  );
+
+/**
+ * A flow by challenge with its client, in one query (what the login and consent apps GET);
+ * client undefined when it was deleted.
+ */
+export async function getFlowWithClientByChallenge(
+  db: Db,
+  column: "loginChallenge" | "consentChallenge",
+  signatures: string[],
+): Promise<{ flow: Flow; client: StoredClient | undefined } | undefined> {
+  if (signatures.length === 0) return undefined;
+  const [row] = await flowWithClientQuery(db, column, signatures.length).execute(signatureValues(signatures));
+  return row ? { flow: toFlow(row.flow), client: row.client ? toClient(row.client) : undefined } : undefined;
+}
+
+export function getFlowByLoginChallenge(db: Db, signatures: string[]): Promise<Flow | undefined> {
+  return getFlowByChallenge(db, "loginChallenge", signatures);
+}
+
+export function getFlowByConsentChallenge(db: Db, signatures: string[]): Promise<Flow | undefined> {
+  return getFlowByChallenge(db, "consentChallenge", signatures);
 }
 
 /**
@@ -118,36 +221,159 @@ export async function saveFlow(
   return rows[0] ? toFlow(rows[0]) : undefined;
 }
 
+const consentRequestedQuery = (db: Db) =>
+  prepared(db, "flow_consent_requested", (d) =>
+    d
+      .update(flows)
+      .set(
+        placeholderSet({
+          state: "consent_requested",
+          consentChallenge: p("consentChallenge"),
+          consentChallengeSealed: p("consentChallengeSealed"),
+          consentCsrf: p("consentCsrf"),
+          consentSkip: p("consentSkip"),
+          subjectIdentifier: p("subjectIdentifier"),
+          updatedAt: atParam("now"),
+        }),
+      )
+      .where(and(eq(flows.id, p("id")), eq(flows.state, "login_used")))
+      .returning({ id: flows.id })
+      .prepare("flow_consent_requested"),
+  );
+
+/**
+ * Saves flow.ts requestConsent (login_used → consent_requested): only the columns it sets.
+ * false when the flow was not at login_used any more.
+ */
+export async function saveConsentRequested(db: Db, next: Flow, now: Date): Promise<boolean> {
+  if (next.state !== "consent_requested" || !next.consentChallenge || !next.consentChallengeSealed || !next.consentCsrf || next.subjectIdentifier === undefined) {
+    throw new Error("saveConsentRequested needs a flow that requestConsent returned");
+  }
+  const rows = await consentRequestedQuery(db).execute({
+    id: next.id,
+    consentChallenge: next.consentChallenge,
+    consentChallengeSealed: next.consentChallengeSealed,
+    consentCsrf: next.consentCsrf,
+    consentSkip: next.consentSkip,
+    subjectIdentifier: next.subjectIdentifier,
+    now: now.toISOString(),
+  });
+  return rows.length > 0;
+}
+
+/**
+ * Applies a login answer to the flow of a login challenge that awaits it and was not skipped,
+ * in one statement (flow.ts acceptFreshLogin: such an answer needs nothing from the flow).
+ * The flow's request (for redirect_to); undefined when no flow qualifies, and the caller
+ * reads the flow to tell why (unknown, answered, skipped).
+ */
+const answerFreshLoginQuery = (db: Db, n: number) =>
+  prepared(db, `flow_answer_fresh_login_${n}`, (d) =>
+    d
+      .update(flows)
+      .set(placeholderSet({ state: p("state"), subject: p("subject"), loginVerifier: p("loginVerifier"), authenticatedAt: atParam("authenticatedAt"), login: p("login"), updatedAt: atParam("now") }))
+      .where(and(inArray(flows.loginChallenge, signatureParams(n)), eq(flows.state, "login_requested"), eq(flows.loginSkip, false)))
+      .returning({ request: flows.request })
+      .prepare(`flow_answer_fresh_login_${n}`),
+  );
+
+export async function answerFreshLogin(db: Db, signatures: string[], answer: LoginAnswer, now: Date): Promise<StoredAuthorizeRequest | undefined> {
+  if (signatures.length === 0 || !answer.loginVerifier || !answer.authenticatedAt || !answer.login) return undefined;
+  const rows = await answerFreshLoginQuery(db, signatures.length).execute({
+    ...signatureValues(signatures),
+    state: answer.state,
+    subject: answer.subject,
+    loginVerifier: answer.loginVerifier,
+    authenticatedAt: answer.authenticatedAt.toISOString(),
+    login: answer.login,
+    now: now.toISOString(),
+  });
+  return rows[0]?.request as StoredAuthorizeRequest | undefined;
+}
+
+/**
+ * Applies the first answer to a consent request (no verifier minted yet) in one statement,
+ * keeping `requestId`, the consent challenge that becomes the request_id of what the flow issues.
+ * The flow's request (for redirect_to); undefined when the request is unknown or was answered
+ * already (the caller then reads the flow and answers again with its verifier, or 409).
+ */
+const answerFirstConsentQuery = (db: Db, n: number) =>
+  prepared(db, `flow_answer_first_consent_${n}`, (d) =>
+    d
+      .update(flows)
+      .set(
+        placeholderSet({
+          state: p("state"),
+          consentVerifier: p("consentVerifier"),
+          consentVerifierSealed: p("consentVerifierSealed"),
+          consentHandledAt: atParam("consentHandledAt"),
+          consent: p("consent"),
+          consentError: p("consentError"),
+          consentRemember: p("consentRemember"),
+          consentRememberFor: p("consentRememberFor"),
+          requestId: p("requestId"),
+          updatedAt: atParam("now"),
+        }),
+      )
+      .where(and(inArray(flows.consentChallenge, signatureParams(n)), eq(flows.state, "consent_requested"), isNull(flows.consentVerifier)))
+      .returning({ request: flows.request })
+      .prepare(`flow_answer_first_consent_${n}`),
+  );
+
+export async function answerFirstConsent(db: Db, signatures: string[], answer: ConsentAnswer, requestId: string, now: Date): Promise<StoredAuthorizeRequest | undefined> {
+  if (signatures.length === 0 || !answer.consentVerifier || !answer.consentVerifierSealed || !answer.consentHandledAt || !answer.consent) return undefined;
+  const rows = await answerFirstConsentQuery(db, signatures.length).execute({
+    ...signatureValues(signatures),
+    state: answer.state,
+    consentVerifier: answer.consentVerifier,
+    consentVerifierSealed: answer.consentVerifierSealed,
+    consentHandledAt: answer.consentHandledAt.toISOString(),
+    ...consentColumns(answer.consent),
+    requestId,
+    now: now.toISOString(),
+  });
+  return rows[0]?.request as StoredAuthorizeRequest | undefined;
+}
+
 /**
  * Redeems a verifier: moves the flow from each state in `redeemable` to its successor, in one
  * statement. undefined when the verifier is unknown or was redeemed already.
  */
 async function claimVerifier(
   db: Db,
-  column: typeof flows.loginVerifier | typeof flows.consentVerifier,
+  column: "loginVerifier" | "consentVerifier",
   signatures: string[],
   redeemable: Readonly<Partial<Record<FlowState, FlowState>>>,
   now: Date,
 ): Promise<Flow | undefined> {
+  if (signatures.length === 0) return undefined;
   const pairs = Object.entries(redeemable) as [FlowState, FlowState][];
-  const next = sql.join(
-    pairs.map(([from, to]) => sql`when ${from} then ${to}`),
-    sql` `,
+  // The transitions are part of the statement (constants of flow.ts), so they name it too.
+  const name = `flow_claim_${column}_${signatures.length}_${pairs.map(([from, to]) => `${from}-${to}`).join("_")}`;
+  const query = prepared(db, name, (d) =>
+    d
+      .update(flows)
+      .set({
+        state: sql`case ${flows.state} ${sql.join(
+          pairs.map(([from, to]) => sql`when ${from} then ${to}`),
+          sql` `,
+        )} end`,
+        updatedAt: atParam("now"),
+      })
+      .where(and(inArray(flows[column], signatureParams(signatures.length)), inArray(flows.state, pairs.map(([from]) => from))))
+      .returning()
+      .prepare(name),
   );
-  const rows = await db
-    .update(flows)
-    .set({ state: sql`case ${flows.state} ${next} end`, updatedAt: now })
-    .where(and(inArray(column, signatures), inArray(flows.state, pairs.map(([from]) => from))))
-    .returning();
+  const rows = await query.execute({ ...signatureValues(signatures), now: now.toISOString() });
   return rows[0] ? toFlow(rows[0]) : undefined;
 }
 
 export function claimLoginVerifier(db: Db, signatures: string[], redeemable: Readonly<Partial<Record<FlowState, FlowState>>>, now: Date) {
-  return claimVerifier(db, flows.loginVerifier, signatures, redeemable, now);
+  return claimVerifier(db, "loginVerifier", signatures, redeemable, now);
 }
 
 export function claimConsentVerifier(db: Db, signatures: string[], redeemable: Readonly<Partial<Record<FlowState, FlowState>>>, now: Date) {
-  return claimVerifier(db, flows.consentVerifier, signatures, redeemable, now);
+  return claimVerifier(db, "consentVerifier", signatures, redeemable, now);
 }
 
 // ---- remembered consent and consent sessions (Hydra persister_consent.go) ----
@@ -163,22 +389,28 @@ const notExpired = (now: Date) =>
  * The newest remembered consent of a subject for a client, if still valid (Hydra
  * FindGrantedAndRememberedConsentRequests). Only consent the client actually received counts.
  */
+const rememberedConsentQuery = (db: Db) =>
+  prepared(db, "flow_remembered_consent", (d) =>
+    d
+      .select()
+      .from(flows)
+      .where(
+        and(
+          eq(flows.subject, p("subject")),
+          eq(flows.clientId, p("clientId")),
+          eq(flows.state, "consent_used"),
+          eq(flows.consentSkip, false),
+          eq(flows.consentError, false),
+          eq(flows.consentRemember, true),
+        ),
+      )
+      .orderBy(desc(flows.consentHandledAt))
+      .limit(1)
+      .prepare("flow_remembered_consent"),
+  );
+
 export async function findRememberedConsent(db: Db, subject: string, clientId: string, now: Date): Promise<Flow | undefined> {
-  const [row] = await db
-    .select()
-    .from(flows)
-    .where(
-      and(
-        eq(flows.subject, subject),
-        eq(flows.clientId, clientId),
-        eq(flows.state, "consent_used"),
-        eq(flows.consentSkip, false),
-        eq(flows.consentError, false),
-        eq(flows.consentRemember, true),
-      ),
-    )
-    .orderBy(desc(flows.consentHandledAt))
-    .limit(1);
+  const [row] = await rememberedConsentQuery(db).execute({ subject, clientId });
   if (!row) return undefined;
   const flow = toFlow(row);
   const accepted = flow.consent && "accepted" in flow.consent ? flow.consent.accepted : undefined;
@@ -233,18 +465,25 @@ export async function getRememberedLoginSession(db: Db, id: string, now: Date): 
   return row ? { id: row.id, subject: row.subject, authenticatedAt: row.authenticatedAt, remember: row.remember, expiresAt: row.expiresAt ?? undefined } : undefined;
 }
 
+const upsertLoginSessionQuery = (db: Db) =>
+  prepared(db, "login_session_upsert", (d) => {
+    const values = { subject: p("subject"), authenticatedAt: atParam("authenticatedAt"), remember: p("remember"), expiresAt: atParam("expiresAt") };
+    return d
+      .insert(loginSessions)
+      .values({ id: p("id"), ...values })
+      .onConflictDoUpdate({ target: loginSessions.id, set: placeholderSet(values) as Partial<typeof loginSessions.$inferInsert> })
+      .prepare("login_session_upsert");
+  });
+
 /** Writes a confirmed login session (Hydra ConfirmLoginSession). */
 export async function upsertLoginSession(db: Db, session: LoginSession): Promise<void> {
-  const values = {
+  await upsertLoginSessionQuery(db).execute({
+    id: session.id,
     subject: session.subject,
-    authenticatedAt: session.authenticatedAt,
+    authenticatedAt: session.authenticatedAt.toISOString(),
     remember: session.remember,
-    expiresAt: session.expiresAt ?? null,
-  };
-  await db
-    .insert(loginSessions)
-    .values({ id: session.id, ...values })
-    .onConflictDoUpdate({ target: loginSessions.id, set: values });
+    expiresAt: session.expiresAt?.toISOString() ?? null,
+  });
 }
 
 export async function deleteLoginSession(db: Db, id: string): Promise<void> {
@@ -360,16 +599,34 @@ function toCode(row: CodeRow): AuthorizationCodeRecord {
   };
 }
 
+const insertCodeQuery = (db: Db) =>
+  prepared(db, "authorization_code_insert", (d) =>
+    d
+      .insert(authorizationCodes)
+      .values({
+        signature: p("signature"),
+        requestId: p("requestId"),
+        clientId: p("clientId"),
+        subject: p("subject"),
+        grantedScope: p("grantedScope"),
+        grantedAudience: p("grantedAudience"),
+        requestedAt: atParam("requestedAt"),
+        expiresAt: atParam("expiresAt"),
+        session: p("session"),
+      })
+      .prepare("authorization_code_insert"),
+  );
+
 export async function insertAuthorizationCode(db: Db, code: Omit<AuthorizationCodeRecord, "usedAt">): Promise<void> {
-  await db.insert(authorizationCodes).values({
+  await insertCodeQuery(db).execute({
     signature: code.signature,
     requestId: code.requestId,
     clientId: code.clientId,
     subject: code.subject,
     grantedScope: code.grantedScope.join(" "),
     grantedAudience: code.grantedAudience,
-    requestedAt: code.requestedAt,
-    expiresAt: code.expiresAt,
+    requestedAt: code.requestedAt.toISOString(),
+    expiresAt: code.expiresAt.toISOString(),
     session: code.session,
   });
 }
@@ -385,19 +642,25 @@ export async function getAuthorizationCode(db: Db, signature: string): Promise<A
  * the code is unused and unexpired (and, given `clientId`, only for that client). undefined
  * otherwise.
  */
+const claimCodeQuery = (db: Db, forClient: boolean) =>
+  prepared(db, `authorization_code_claim${forClient ? "_for_client" : ""}`, (d) =>
+    d
+      .update(authorizationCodes)
+      .set({ usedAt: atParam("now") })
+      .where(
+        and(
+          eq(authorizationCodes.signature, p("signature")),
+          isNull(authorizationCodes.usedAt),
+          sql`${authorizationCodes.expiresAt} > ${atParam("now")}`,
+          forClient ? eq(authorizationCodes.clientId, p("clientId")) : undefined,
+        ),
+      )
+      .returning()
+      .prepare(`authorization_code_claim${forClient ? "_for_client" : ""}`),
+  );
+
 export async function claimAuthorizationCode(db: Db, signature: string, now: Date, clientId?: string): Promise<AuthorizationCodeRecord | undefined> {
-  const rows = await db
-    .update(authorizationCodes)
-    .set({ usedAt: now })
-    .where(
-      and(
-        eq(authorizationCodes.signature, signature),
-        isNull(authorizationCodes.usedAt),
-        sql`${authorizationCodes.expiresAt} > ${ts(now)}`,
-        clientId === undefined ? undefined : eq(authorizationCodes.clientId, clientId),
-      ),
-    )
-    .returning();
+  const rows = await claimCodeQuery(db, clientId !== undefined).execute({ signature, now: now.toISOString(), ...(clientId === undefined ? {} : { clientId }) });
   return rows[0] ? toCode(rows[0]) : undefined;
 }
 

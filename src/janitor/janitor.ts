@@ -76,8 +76,9 @@ function tokenRoutines(c: Cutoffs): Routine[] {
  * FlushInactiveLoginConsentRequests): flows that can no longer complete — unfinished, denied
  * or failed — requested before min(notAfter, now − request lifespan), Hydra's one cut-off for
  * both kinds. Completed flows stay: they are the consent sessions, and revoking one revokes
- * its tokens by request id. Login sessions whose remember_for ran out go too (Hydra v1 keeps
- * them; hydra-v1 §7 item 5).
+ * its tokens by request id. Login sessions past their expiry go too (Hydra v1 keeps them;
+ * hydra-v1 §7 item 5): a remembered one when its remember_for ran out, one that was not
+ * remembered when its tokens could no longer be alive (flows/login-session-expiry.ts).
  */
 function requestRoutines(c: Cutoffs, requestLifespanMs: number): Routine[] {
   // A request expires ttl.login_consent_request (or --consent-request-lifespan) after it arrived.

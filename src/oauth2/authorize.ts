@@ -7,13 +7,11 @@
  * challenge as request_id, as Hydra, so revoking the consent revokes it all.
  */
 import type { Deps } from "../deps.ts";
-import { OAuthError, serverError } from "../errors.ts";
+import { OAuthError } from "../errors.ts";
 import { verifierInvalid } from "../flows/checks.ts";
 import { redeemConsentVerifier, type RedeemedConsent } from "../flows/consent.ts";
 import { readCookies } from "../flows/cookies.ts";
-import { completeConsent } from "../flows/flow.ts";
 import { redeemLoginVerifier, startLogin } from "../flows/login.ts";
-import { saveFlow } from "../flows/store.ts";
 import { errorUrl } from "../flows/urls.ts";
 import type { Cx, Handler, RouteTable } from "../server/http.ts";
 import { errorBody, toOAuthError } from "../server/render-error.ts";
@@ -42,11 +40,35 @@ export function errorPageRedirect(deps: Pick<Deps, "config">, err: OAuthError, e
 }
 
 /**
- * Step 7: what the client receives for a redeemed consent. Rows (flow completion, code,
- * access token) are written in one transaction; the ID token is signed last because its
- * at_hash/c_hash cover the code and token.
+ * Steps 6 and 7: redeems a consent verifier and writes what the client receives (code,
+ * access token) in ONE transaction with the claim: one commit for the step, and a failure
+ * while writing leaves the verifier unspent. A failed check is committed as a failed flow.
+ * The ID token is signed after the commit because its at_hash/c_hash cover the code and token.
  */
-async function issueResponse(deps: AuthorizeDeps, redeemed: RedeemedConsent, now: Date): Promise<Response> {
+async function redeemConsent(deps: AuthorizeDeps, cx: Cx, verifier: string, cookies: Map<string, string>, now: Date): Promise<Response | undefined> {
+  // Loaded before the transaction: on PGlite a key read through deps.db inside it never returns.
+  const jwtKey = await accessTokenSigningKey(deps);
+  const outcome = await deps.db.transaction(async (txRaw) => {
+    const tx = txRaw as unknown as Db;
+    const redemption = await redeemConsentVerifier(deps, tx, verifier, cookies, now);
+    if (!redemption || "error" in redemption) return redemption;
+    const { redeemed } = redemption;
+    const issued = await withTarget(cx, targetOf(redeemed.flow.request), redeemed.headers, () => issueRows(deps, tx, redeemed, jwtKey, now));
+    return { redeemed, issued };
+  });
+  if (!outcome) return undefined;
+  if ("error" in outcome) throw outcome.error;
+  const { redeemed, issued } = outcome;
+  return await withTarget(cx, targetOf(redeemed.flow.request), redeemed.headers, () => issueResponse(deps, redeemed, issued, now));
+}
+
+interface IssuedRows {
+  code: Awaited<ReturnType<typeof issueAuthorizationCode>> | undefined;
+  token: Awaited<ReturnType<typeof issueAccessToken>> | undefined;
+}
+
+/** Step 7, inside the redemption's transaction: the code and access token rows. */
+async function issueRows(deps: AuthorizeDeps, tx: Db, redeemed: RedeemedConsent, jwtKey: Awaited<ReturnType<typeof accessTokenSigningKey>>, now: Date): Promise<IssuedRows> {
   const { flow, client, granted, consentChallenge } = redeemed;
   const request = flow.request;
   const login = flow.login && "accepted" in flow.login ? flow.login.accepted : undefined;
@@ -55,70 +77,72 @@ async function issueResponse(deps: AuthorizeDeps, redeemed: RedeemedConsent, now
   const types = request.responseTypes;
   const idTokenClaims = granted.session.id_token ?? {};
   const accessTokenClaims = granted.session.access_token ?? {};
-  // Loaded before the transaction: on PGlite a key read through deps.db inside it never returns.
-  const jwtKey = types.includes("token") ? await accessTokenSigningKey(deps) : undefined;
-
-  const issued = await deps.db.transaction(async (txRaw) => {
-    const tx = txRaw as unknown as Db;
-    const saved = await saveFlow(tx, completeConsent(flow, consentChallenge), ["consent_used"], now);
-    if (!saved) throw serverError(undefined, { debug: "the flow changed while its consent was being redeemed" });
-    const code = types.includes("code")
-      ? await issueAuthorizationCode(
-          deps,
-          tx,
-          {
-            clientId: client.clientId,
-            redirectUri: request.redirectUri,
-            redirectUriGiven: request.redirectUriGiven,
-            pkce: request.pkce,
-            nonce: request.nonce,
-            requestedScope: request.scope,
-            requestedAudience: request.audience,
-            grantedScope: granted.grantScope,
-            grantedAudience: granted.grantAudience,
-            subject: flow.subject,
-            subjectIdentifier: subjectId,
-            authTime: authTime.toISOString(),
-            requestedAt: flow.requestedAt.toISOString(),
-            acr: login?.acr ?? "",
-            amr: login?.amr ?? [],
-            sid: flow.loginSessionId,
-            accessTokenClaims,
-            idTokenClaims,
-            requestId: consentChallenge,
-          },
-          now,
-        )
-      : undefined;
-    const token = types.includes("token")
-      ? await issueAccessToken(deps, tx, {
-          requestId: consentChallenge,
-          client,
-          subject: flow.subject,
+  const code = types.includes("code")
+    ? await issueAuthorizationCode(
+        deps,
+        tx,
+        {
+          clientId: client.clientId,
+          redirectUri: request.redirectUri,
+          redirectUriGiven: request.redirectUriGiven,
+          pkce: request.pkce,
+          nonce: request.nonce,
+          requestedScope: request.scope,
+          requestedAudience: request.audience,
           grantedScope: granted.grantScope,
           grantedAudience: granted.grantAudience,
-          session: {
-            ext: accessTokenClaims,
-            idToken: {
-              ...idTokenClaims,
-              sub: subjectId,
-              auth_time: Math.floor(authTime.getTime() / 1000),
-              rat: Math.floor(flow.requestedAt.getTime() / 1000),
-              ...(login?.acr ? { acr: login.acr } : {}),
-              ...(login?.amr?.length ? { amr: login.amr } : {}),
-              sid: flow.loginSessionId,
-            },
-            ...(subjectId !== flow.subject ? { obfuscatedSubject: subjectId } : {}),
-            consentChallenge,
+          subject: flow.subject,
+          subjectIdentifier: subjectId,
+          authTime: authTime.toISOString(),
+          requestedAt: flow.requestedAt.toISOString(),
+          acr: login?.acr ?? "",
+          amr: login?.amr ?? [],
+          sid: flow.loginSessionId,
+          accessTokenClaims,
+          idTokenClaims,
+          requestId: consentChallenge,
+        },
+        now,
+      )
+    : undefined;
+  const token = types.includes("token")
+    ? await issueAccessToken(deps, tx, {
+        requestId: consentChallenge,
+        client,
+        subject: flow.subject,
+        grantedScope: granted.grantScope,
+        grantedAudience: granted.grantAudience,
+        session: {
+          ext: accessTokenClaims,
+          idToken: {
+            ...idTokenClaims,
+            sub: subjectId,
+            auth_time: Math.floor(authTime.getTime() / 1000),
+            rat: Math.floor(flow.requestedAt.getTime() / 1000),
+            ...(login?.acr ? { acr: login.acr } : {}),
+            ...(login?.amr?.length ? { amr: login.amr } : {}),
+            sid: flow.loginSessionId,
           },
-          grantType: "implicit",
-          now,
-          jwtKey,
-        })
-      : undefined;
-    return { code, token };
-  });
+          ...(subjectId !== flow.subject ? { obfuscatedSubject: subjectId } : {}),
+          consentChallenge,
+        },
+        grantType: "implicit",
+        now,
+        jwtKey,
+      })
+    : undefined;
+  return { code, token };
+}
 
+/** Step 7, after the commit: the ID token and the authorization response. */
+async function issueResponse(deps: AuthorizeDeps, redeemed: RedeemedConsent, issued: IssuedRows, now: Date): Promise<Response> {
+  const { flow, client, granted } = redeemed;
+  const request = flow.request;
+  const login = flow.login && "accepted" in flow.login ? flow.login.accepted : undefined;
+  const subjectId = flow.subjectIdentifier ?? flow.subject;
+  const authTime = flow.authenticatedAt!;
+  const types = request.responseTypes;
+  const idTokenClaims = granted.session.id_token ?? {};
   const idToken = types.includes("id_token")
     ? await buildIdToken(deps, {
         client,
@@ -170,7 +194,7 @@ function errorResponse(deps: AuthorizeDeps, cx: Cx, err: unknown): Response {
 }
 
 /** Once the redirect URI is valid, even an unexpected failure is reported to the client (as server_error). */
-async function withTarget(cx: Cx, target: ResponseTarget, headers: Headers | undefined, step: () => Promise<Response>): Promise<Response> {
+async function withTarget<T>(cx: Cx, target: ResponseTarget, headers: Headers | undefined, step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (err) {
@@ -189,9 +213,7 @@ export function oauth2Authorize(deps: Deps): Handler {
       const cookies = readCookies(req);
       const consentVerifier = input.params.get("consent_verifier");
       if (consentVerifier) {
-        const redeemed = await redeemConsentVerifier(deps, consentVerifier, cookies, now);
-        if (!redeemed) return await spentVerifier(deps, input, "consent");
-        return await withTarget(cx, targetOf(redeemed.flow.request), redeemed.headers, () => issueResponse(deps, redeemed, now));
+        return (await redeemConsent(deps, cx, consentVerifier, cookies, now)) ?? (await spentVerifier(deps, input, "consent"));
       }
       const loginVerifier = input.params.get("login_verifier");
       if (loginVerifier) {

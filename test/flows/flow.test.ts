@@ -3,8 +3,11 @@ import { describe, expect, test } from "bun:test";
 import { OAuthError } from "../../src/errors.ts";
 import {
   acceptConsent,
+  acceptFreshLogin,
   acceptLogin,
   completeConsent,
+  consentAccepted,
+  consentRejected,
   consentRedeemable,
   deniedError,
   deniedToOAuthError,
@@ -88,6 +91,13 @@ describe("login", () => {
     expect(rejectLogin(flow(), deniedError({}, "login request denied"), "lv").state).toBe("login_rejected");
   });
 
+  test("a fresh login's answer (applied without reading the flow) is acceptLogin's on a flow that was not skipped", () => {
+    const fresh = acceptFreshLogin({ ...login, remember: true, rememberFor: 60 }, "lv", now);
+    const full = acceptLogin(flow(), { ...login, remember: true, rememberFor: 60 }, "lv", now);
+    expect(fresh).toEqual({ state: full.state, subject: full.subject, loginVerifier: full.loginVerifier, authenticatedAt: full.authenticatedAt, login: full.login });
+    expect(status(() => acceptFreshLogin({ ...login, subject: "" }, "lv", now))).toBe(400);
+  });
+
   test("redemption: accepted → used, rejected → failed; nothing else redeems", () => {
     expect(loginRedeemable).toEqual({ login_accepted: "login_used", login_rejected: "login_failed" });
     expect(consentRedeemable).toEqual({ consent_accepted: "consent_used", consent_rejected: "consent_failed" });
@@ -118,6 +128,14 @@ describe("consent", () => {
       }
     }
     expect(status(() => acceptConsent(flow({ state: "login_requested" }), grant, verifier, now))).toBe(409);
+  });
+
+  test("a first consent answer (applied without reading the flow) is what acceptConsent/rejectConsent change", () => {
+    const denied = deniedError({ error: "access_denied" }, "consent request denied");
+    const pick = (f: Flow) => ({ state: f.state, consentVerifier: f.consentVerifier, consentVerifierSealed: f.consentVerifierSealed, consentHandledAt: f.consentHandledAt, consent: f.consent });
+    expect(consentAccepted(grant, verifier, now)).toEqual(pick(acceptConsent(requested, grant, verifier, now)));
+    expect(consentRejected(denied, verifier, now)).toEqual(pick(rejectConsent(requested, denied, verifier, now)));
+    expect({ ...requested, ...consentAccepted(grant, verifier, now) }).toEqual(acceptConsent(requested, grant, verifier, now));
   });
 
   test("completion records the request id; failures end the flow", () => {

@@ -63,7 +63,8 @@ for (const backend of ["PostgreSQL", "PGlite"] as const) {
       const now = Date.now();
       await upsertLoginSession(db(), { id: `expired-${backend}`, subject: "s", authenticatedAt: new Date(now - 3 * hour), remember: true, expiresAt: new Date(now - hour) });
       await upsertLoginSession(db(), { id: `live-${backend}`, subject: "s", authenticatedAt: new Date(now - hour), remember: true, expiresAt: new Date(now + hour) });
-      await upsertLoginSession(db(), { id: `browser-${backend}`, subject: "s", authenticatedAt: new Date(now - hour), remember: false, expiresAt: undefined });
+      // remember_for 0: a remembered login that lasts the browser session has no expiry.
+      await upsertLoginSession(db(), { id: `browser-${backend}`, subject: "s", authenticatedAt: new Date(now - hour), remember: true, expiresAt: undefined });
       const reports = await runJanitor(db(), {
         cutoffs: { now: new Date(), notAfter: new Date(), refreshGraceMs: 60_000 },
         limit: 100,

@@ -5,7 +5,8 @@
  * stored as HMAC signatures; the two challenges are also kept sealed, because Hydra's
  * admin API shows them again later (consent sessions, the consent request's login_challenge).
  */
-import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { boolean, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
@@ -51,7 +52,7 @@ export const flows = pgTable(
 
     /** The subject as this client sees it (pairwise or forced), set when the login is redeemed. */
     subjectIdentifier: text("subject_identifier"),
-    /** The consent challenge, written once the consent verifier is redeemed: what issued tokens carry as request_id. */
+    /** The consent challenge, written when consent is answered: what the flow's code and tokens carry as request_id. */
     requestId: text("request_id"),
     updatedAt: at("updated_at").notNull().defaultNow(),
   },
@@ -61,6 +62,11 @@ export const flows = pgTable(
     uniqueIndex("oauth2_flows_consent_challenge_idx").on(t.consentChallenge),
     uniqueIndex("oauth2_flows_consent_verifier_idx").on(t.consentVerifier),
     index("oauth2_flows_subject_client_id_idx").on(t.subject, t.clientId),
+    // Remembered consent (flows/store.ts findRememberedConsent): the newest usable answer of a
+    // subject for a client without walking every past flow of that pair.
+    index("oauth2_flows_remembered_consent_idx")
+      .on(t.subject, t.clientId, t.consentHandledAt.desc().nullsFirst())
+      .where(sql`${t.state} = 'consent_used' AND ${t.consentRemember} AND NOT ${t.consentSkip} AND NOT ${t.consentError}`),
     index("oauth2_flows_requested_at_idx").on(t.requestedAt),
     index("oauth2_flows_request_id_idx").on(t.requestId),
     // Logout: which clients received consent within a login session (front/back-channel).
@@ -77,11 +83,19 @@ export const loginSessions = pgTable(
     authenticatedAt: at("authenticated_at").notNull(),
     /** Only remembered sessions let a later flow skip the login. */
     remember: boolean("remember").notNull().default(false),
-    /** Null = remember_for 0: until the browser session ends (the cookie is a session cookie). */
+    /**
+     * When the row is garbage (the janitor deletes it). Null only for a remembered session with
+     * remember_for 0: until the browser session ends (the cookie is a session cookie). A login
+     * that was not remembered always has one (flows/login-session-expiry.ts).
+     */
     expiresAt: at("expires_at"),
     createdAt: at("created_at").notNull().defaultNow(),
   },
-  (t) => [index("oauth2_login_sessions_subject_idx").on(t.subject), index("oauth2_login_sessions_expires_at_idx").on(t.expiresAt)],
+  (t) => [
+    index("oauth2_login_sessions_subject_idx").on(t.subject),
+    index("oauth2_login_sessions_expires_at_idx").on(t.expiresAt),
+    check("oauth2_login_sessions_expiry_check", sql`${t.remember} OR ${t.expiresAt} IS NOT NULL`),
+  ],
 );
 
 /** force_subject_identifier from login accept: the subject a (pairwise) client sees instead of the computed one. */

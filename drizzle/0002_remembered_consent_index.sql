@@ -1,0 +1,1 @@
+CREATE INDEX "oauth2_flows_remembered_consent_idx" ON "oauth2_flows" USING btree ("subject","client_id","consent_handled_at" DESC NULLS FIRST) WHERE "oauth2_flows"."state" = 'consent_used' AND "oauth2_flows"."consent_remember" AND NOT "oauth2_flows"."consent_skip" AND NOT "oauth2_flows"."consent_error";
