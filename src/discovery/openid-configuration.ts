@@ -6,8 +6,7 @@
 import type { Config } from "../config/schema.ts";
 import type { Deps } from "../deps.ts";
 import { firstStartKeySpec } from "../keys/defaults.ts";
-import { signingKey } from "../keys/signing.ts";
-import { idTokenSet } from "../keys/types.ts";
+import { currentPublishedKeys, type PublishedKeys } from "../keys/published.ts";
 import { grantHandlers } from "../oauth2/grants/index.ts";
 import { codeChallengeMethods } from "../oauth2/pkce.ts";
 import { requestObjectSigningAlgs } from "../oauth2/request-object.ts";
@@ -167,18 +166,23 @@ export function buildOpenIdConfiguration(config: Config, can: Capabilities = cur
 }
 
 /**
- * Config is immutable while serving, so the document is serialised once, when the route
- * table is built at start-up — after the first-start keys exist (server/app.ts), so the
- * ID-token algorithm is the one of the key that signs. A key added later to
- * hydra.openid.id-token through the admin API with another algorithm signs at once
- * (keys/signing.ts takes the newest), but the document keeps the old value until the next
- * start. It may be cached by clients for five minutes.
+ * Config is immutable while serving, so the document changes only with the ID-token signing
+ * algorithm, which follows the newest key of hydra.openid.id-token (keys/published.ts: at once
+ * after a change through this process, within publishedKeysCheckMs after one elsewhere). The
+ * text is serialised once per algorithm seen and served as is. Clients may cache it for five minutes.
  */
 export function discoverOpenIDConfiguration(deps: Deps): Handler {
-  const body = signingKey(deps, idTokenSet).then(
-    (key) => key.alg,
-    // Unreadable keys are reported by /health/ready; the document falls back to the configured algorithm.
-    () => undefined,
-  ).then((alg) => JSON.stringify(buildOpenIdConfiguration(deps.config, currentCapabilities(deps.config, alg))));
-  return async () => preserialized(await body, 200, { "Cache-Control": "public, max-age=300" });
+  const headers = { "Cache-Control": "public, max-age=300" };
+  let built: { alg: string | undefined; text: string } | undefined;
+  const respond = ({ idTokenAlg }: PublishedKeys) => {
+    // Unreadable keys (idTokenAlg undefined) are reported by /health/ready; the document then falls back to the configured algorithm.
+    if (!built || built.alg !== idTokenAlg) {
+      built = { alg: idTokenAlg, text: JSON.stringify(buildOpenIdConfiguration(deps.config, currentCapabilities(deps.config, idTokenAlg))) };
+    }
+    return preserialized(built.text, 200, headers);
+  };
+  return () => {
+    const published = currentPublishedKeys(deps);
+    return published instanceof Promise ? published.then(respond) : respond(published);
+  };
 }

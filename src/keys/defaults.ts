@@ -36,3 +36,11 @@ export const jwksMaxAgeSeconds = 60;
  * created through another instance goes unused here.
  */
 export const signingKeyCacheMs = 30_000;
+
+/**
+ * How old this process's published keys (jwks.json bytes, discovery's signing algorithm) may
+ * get before a request checks the key table for changes made elsewhere (keys/published.ts).
+ * One small query per second per process; far below jwksMaxAgeSeconds, which relying parties
+ * cache anyway.
+ */
+export const publishedKeysCheckMs = 1_000;

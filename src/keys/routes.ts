@@ -9,7 +9,7 @@ import { badRequest, notFound, serverError } from "../errors.ts";
 import { json, readJson, type Handler, type RouteTable } from "../server/http.ts";
 import { generateKeys, validateJwk } from "./keystore.ts";
 import { GenerateBody, JwkSetBody, parseBody, toGenerateRequest } from "./schemas.ts";
-import { forgetSigningKey } from "./signing.ts";
+import { keySetsChanged } from "./published.ts";
 import { deleteKey, deleteKeySet, getKey, insertKeys, listKeys, replaceKey, replaceKeySet, UndecryptableKeysError } from "./store.ts";
 import type { Jwk } from "./types.ts";
 
@@ -54,7 +54,7 @@ export function createJsonWebKeySet(deps: Deps): Handler {
     const request = toGenerateRequest(parseBody(GenerateBody, await readJson(req)));
     const keys = await generateKeys(request);
     await insertKeys(deps.db, secretsOf(deps), setId, keys, deps.clock.now());
-    forgetSigningKey(deps, setId);
+    keySetsChanged(deps, setId);
     return json({ keys }, 201, { Location: `/keys/${encodeURIComponent(setId)}` });
   };
 }
@@ -83,7 +83,7 @@ export function updateJsonWebKeySet(deps: Deps): Handler {
       keys.push(jwk);
     }
     await replaceKeySet(deps.db, secretsOf(deps), setId, keys, deps.clock.now());
-    forgetSigningKey(deps, setId);
+    keySetsChanged(deps, setId);
     return json({ keys });
   };
 }
@@ -93,7 +93,7 @@ export function deleteJsonWebKeySet(deps: Deps): Handler {
   return async (req) => {
     const setId = setIdOf(req);
     await deleteKeySet(deps.db, setId);
-    forgetSigningKey(deps, setId);
+    keySetsChanged(deps, setId);
     return new Response(null, { status: 204 });
   };
 }
@@ -116,7 +116,7 @@ export function updateJsonWebKey(deps: Deps): Handler {
     const setId = setIdOf(req);
     const jwk = await validateJwk(await readJson(req), kidOf(req));
     await replaceKey(deps.db, secretsOf(deps), setId, jwk, deps.clock.now());
-    forgetSigningKey(deps, setId);
+    keySetsChanged(deps, setId);
     return json(jwk);
   };
 }
@@ -126,7 +126,7 @@ export function deleteJsonWebKey(deps: Deps): Handler {
   return async (req) => {
     const setId = setIdOf(req);
     await deleteKey(deps.db, setId, kidOf(req));
-    forgetSigningKey(deps, setId);
+    keySetsChanged(deps, setId);
     return new Response(null, { status: 204 });
   };
 }

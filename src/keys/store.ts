@@ -213,3 +213,17 @@ export async function withKeysLock<T>(db: Db, fn: (tx: Db) => Promise<T>): Promi
     return fn(tx as unknown as Db);
   });
 }
+
+/**
+ * One short text that changes whenever a key is added, removed or replaced in any set: the
+ * number of keys and a digest of (set, kid, creation time, public part) of each row. The table
+ * holds a few keys, so this costs about what one primary-key read does.
+ */
+export async function keyTableFingerprint(db: Db): Promise<string> {
+  const [row] = await db
+    .select({
+      fingerprint: sql<string>`count(*)::text || ':' || coalesce(md5(string_agg(${jsonWebKeys.setId} || ' ' || ${jsonWebKeys.kid} || ' ' || (extract(epoch from ${jsonWebKeys.createdAt}) * 1000000)::bigint::text || ' ' || coalesce(${jsonWebKeys.publicJwk}::text, ''), ',' ORDER BY ${jsonWebKeys.setId}, ${jsonWebKeys.kid})), '')`,
+    })
+    .from(jsonWebKeys);
+  return row?.fingerprint ?? "";
+}
