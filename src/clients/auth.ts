@@ -9,6 +9,7 @@ import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErro
 import type { Deps } from "../deps.ts";
 import { tokenEndpointUrl } from "../discovery/openid-configuration.ts";
 import { invalidClient, invalidRequest, OAuthError, type OAuthErrorOptions } from "../errors.ts";
+import { OutboundRefusedError } from "../lib/outbound.ts";
 import { claimJti } from "../oauth2/jti.ts";
 import { param } from "../oauth2/form.ts";
 import { remoteJwks } from "./remote-jwks.ts";
@@ -210,6 +211,9 @@ function assertionFailureHint(deps: Pick<Deps, "config">, err: unknown): string 
       default:
         return `Claim '${err.claim}' from 'client_assertion' is not valid: ${err.reason}.`;
     }
+  }
+  if (err instanceof OutboundRefusedError && err.kind === "forbidden") {
+    return "The OAuth 2.0 Client's jwks_uri points to a loopback, private or otherwise non-public address, which this server does not fetch.";
   }
   if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid || !(err instanceof joseErrors.JOSEError)) {
     return "The JSON Web Key Set at the OAuth 2.0 Client's jwks_uri could not be fetched or read.";

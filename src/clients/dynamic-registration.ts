@@ -26,6 +26,7 @@ import { json, noStore, readJson, type Handler, type RouteTable } from "../serve
 import { deleteClientAndDependents, planSecret } from "./lifecycle.ts";
 import { clientInputSchema, clientMetadataError, isPlainObject, parseClientInput, type ClientInput, type ClientInputSchema } from "./schemas.ts";
 import { forgetClientSecret, verifyClientSecret } from "./secrets.ts";
+import { checkOutboundUrls } from "./outbound-urls.ts";
 import { checkSectorIdentifier } from "./sector-identifier.ts";
 import { getClientRegistration, insertClient, updateClient } from "./store.ts";
 import { emptyLifespans, lifespanFields, roundToSecond, toWire, type Lifespans, type OAuth2Client, type StoredClient } from "./types.ts";
@@ -130,6 +131,7 @@ export function dynamicClientRegistrationCreateOAuth2Client(deps: Deps, schema: 
     // RFC 7591 §3.2.1: the server issues client_id; anything the body said is ignored (Hydra).
     const client: OAuth2Client = { ...input.fields, clientId: crypto.randomUUID(), metadata: {}, lifespans: emptyLifespans(), createdAt: at, updatedAt: at };
     await checkSectorIdentifier(deps, client);
+    await checkOutboundUrls(deps, client);
     const { change, plaintext } = await planSecret(deps, { ...input, clientSecret: undefined }, false);
     const registration = issueRegistrationToken(deps.config);
     const created = await insertClient(deps.db, client, change.kind === "set" ? change.hash : null, registration.signature);
@@ -175,6 +177,7 @@ export function dynamicClientRegistrationUpdateOAuth2Client(deps: Deps, schema: 
       updatedAt: roundToSecond(deps.clock.now()),
     };
     await checkSectorIdentifier(deps, client, stored);
+    await checkOutboundUrls(deps, client, stored);
     const { change, plaintext } = await planSecret(deps, { ...input, clientSecret: undefined }, stored.secretHash !== null);
     const next = issueRegistrationToken(deps.config);
     const updated = await updateClient(deps.db, client, change, { expected: auth.signature, next: next.signature });

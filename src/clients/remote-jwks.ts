@@ -2,9 +2,12 @@
  * @module Clients' `jwks_uri` key sets for private_key_jwt: fetched with a short timeout and
  * kept in a small per-server cache (jose's remote JWK Set: refetched after cacheMaxAge, or on
  * an unknown kid once the cooldown has passed, so a client can rotate keys without us
- * refetching on every forged kid).
+ * refetching on every forged kid). Fetched through the SSRF guard (lib/outbound.ts), whose
+ * OutboundRefusedError comes out of the key resolver as it is.
  */
-import { createRemoteJWKSet } from "jose";
+import { createRemoteJWKSet, customFetch } from "jose";
+import type { Deps } from "../deps.ts";
+import { outboundFetch, outboundPolicy } from "../lib/outbound.ts";
 
 /** A client's key server must answer quickly: the token request waits for it. */
 export const jwksFetchTimeoutMs = 3_000;
@@ -19,10 +22,10 @@ type RemoteSet = ReturnType<typeof createRemoteJWKSet>;
 
 const caches = new WeakMap<object, Map<string, RemoteSet>>();
 
-/** The key resolver of a jwks_uri, shared by every request of one server (`owner`, its Deps). */
-export function remoteJwks(owner: object, uri: string): RemoteSet {
-  let cache = caches.get(owner);
-  if (!cache) caches.set(owner, (cache = new Map()));
+/** The key resolver of a jwks_uri, shared by every request of one server (`deps`). */
+export function remoteJwks(deps: Pick<Deps, "config">, uri: string): RemoteSet {
+  let cache = caches.get(deps);
+  if (!cache) caches.set(deps, (cache = new Map()));
   let set = cache.get(uri);
   if (set) {
     cache.delete(uri);
@@ -31,6 +34,7 @@ export function remoteJwks(owner: object, uri: string): RemoteSet {
       timeoutDuration: jwksFetchTimeoutMs,
       cacheMaxAge: jwksCacheMaxAgeMs,
       cooldownDuration: jwksCooldownMs,
+      [customFetch]: (url: string, init: RequestInit) => outboundFetch(outboundPolicy(deps.config), url, init),
     });
   }
   cache.set(uri, set);

@@ -12,6 +12,7 @@ import { applyPatch, JsonPatchError, readPatch, type PatchOperation } from "./js
 import { clientInputSchema, parseClientInput, parseLifespans, type ClientInput, type ClientInputSchema } from "./schemas.ts";
 import { deleteClientAndDependents, planSecret } from "./lifecycle.ts";
 import { forgetClientSecret } from "./secrets.ts";
+import { checkOutboundUrls } from "./outbound-urls.ts";
 import { checkSectorIdentifier } from "./sector-identifier.ts";
 import { getClient, insertClient, listClients, updateClient } from "./store.ts";
 import { roundToSecond, toWire, type OAuth2Client, type StoredClient } from "./types.ts";
@@ -38,6 +39,7 @@ export function createOAuth2Client(deps: Deps, schema: ClientInputSchema = clien
     const at = now(deps);
     const client: OAuth2Client = { ...input.fields, clientId: input.fields.clientId || crypto.randomUUID(), createdAt: at, updatedAt: at };
     await checkSectorIdentifier(deps, client);
+    await checkOutboundUrls(deps, client);
     const { change, plaintext } = await planSecret(deps, input, false);
     const created = await insertClient(deps.db, client, change.kind === "set" ? change.hash : null);
     if (!created) throw conflict();
@@ -70,6 +72,7 @@ export function getOAuth2Client(deps: Deps): Handler {
 /** Writes a full replacement of a stored client; shared by PUT and PATCH. */
 async function replaceClient(deps: Deps, stored: StoredClient, input: ClientInput): Promise<Response> {
   await checkSectorIdentifier(deps, input.fields, stored);
+  await checkOutboundUrls(deps, input.fields, stored);
   const { change, plaintext } = await planSecret(deps, input, stored.secretHash !== null);
   const client: OAuth2Client = { ...input.fields, clientId: stored.clientId, createdAt: stored.createdAt, updatedAt: now(deps) };
   const updated = await updateClient(deps.db, client, change);

@@ -6,12 +6,14 @@
  * invalid_client_metadata naming the field.
  *
  * The fetch (oauth2/remote-document.ts) has a 3 s timeout, a 64 KiB body limit, follows no
- * redirects and wants a 200. Where the URI may point is decided by the schema
+ * redirects, wants a 200 and goes through the SSRF guard (lib/outbound.ts). Where the URI may point is decided by the schema
  * (sectorIdentifierUriAllowed): https, plus http to loopback hosts only under --dev or
  * --dangerous-force-http. The flow-time check in flows/pairwise.ts still runs, since the
  * document can change after registration.
  */
+import type { Config } from "../config/schema.ts";
 import type { Deps } from "../deps.ts";
+import { outboundPolicy } from "../lib/outbound.ts";
 import { fetchRemoteDocument, RemoteDocumentError, remoteDocumentMaxBytes, remoteDocumentTimeoutMs } from "../oauth2/remote-document.ts";
 import { clientMetadataError, sectorIdentifierUriAllowed } from "./schemas.ts";
 import type { OAuth2Client } from "./types.ts";
@@ -31,7 +33,7 @@ function alreadyChecked(next: SectorFields, previous: SectorFields | undefined):
  * URI and adds no redirect URI is not fetched again, so an unrelated edit does not depend on
  * the document's host being up.
  */
-export async function checkSectorIdentifier(deps: Pick<Deps, "mode">, client: SectorFields, previous?: SectorFields): Promise<void> {
+export async function checkSectorIdentifier(deps: Pick<Deps, "mode"> & { config: Pick<Config, "clients"> }, client: SectorFields, previous?: SectorFields): Promise<void> {
   const uri = client.sectorIdentifierUri;
   if (!uri || alreadyChecked(client, previous)) return;
   // The schema has refused these already; checked again so that no caller can make us fetch over plain http.
@@ -39,9 +41,12 @@ export async function checkSectorIdentifier(deps: Pick<Deps, "mode">, client: Se
 
   let text: string;
   try {
-    text = await fetchRemoteDocument(uri, "application/json");
+    text = await fetchRemoteDocument(outboundPolicy(deps.config), uri, "application/json");
   } catch (err) {
     if (!(err instanceof RemoteDocumentError)) throw err;
+    if (err.refused) {
+      throw clientMetadataError(`Field sector_identifier_uri: '${uri}' points to a loopback, private or otherwise non-public address, which this server does not fetch.`).withDebug(err.message);
+    }
     // The reason (status, connection error, size) goes to error_debug only: the registrant may be anyone.
     throw clientMetadataError(
       `Field sector_identifier_uri: unable to fetch '${uri}' (expected a 200 response of at most ${remoteDocumentMaxBytes} bytes within ${remoteDocumentTimeoutMs} ms).`,

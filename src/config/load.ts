@@ -390,6 +390,12 @@ function checkConfig(
   (config.urls.self as { issuer: string }).issuer = withSlash(config.urls.self.issuer);
   (config.urls.self as { public: string }).public = withSlash(config.urls.self.public || config.urls.self.issuer);
 
+  // --dev runs everything on this machine, relying parties included: their jwks_uri, request_uri
+  // and logout receivers are on loopback, so the SSRF guard is off unless set either way.
+  if (mode.dev && !sourceOf(sources, "clients.http.disallow_private_ip_ranges")) {
+    (config.clients.http as { disallow_private_ip_ranges: boolean }).disallow_private_ip_ranges = false;
+  }
+
   // The example app: --dev turns it on unless example_app.enabled is set either way; when on,
   // it answers for the login, consent and logout URLs the operator did not set.
   if (mode.dev && !sourceOf(sources, "example_app.enabled")) (config.example_app as { enabled: boolean }).enabled = true;

@@ -145,6 +145,29 @@ export const ConfigSchema = v.object({
     shutdown_timeout: duration("10s"),
     /** Gatehouse: largest request body in bytes (default 1 MiB); bigger ones are refused with 413. */
     request_body_limit: int(1024 * 1024, 1024),
+    /**
+     * Gatehouse: a connection that sends nothing for this long (a stalled request line,
+     * headers or body, or an idle keep-alive) is closed. Bun's idleTimeout, in whole seconds
+     * up to 255; 0 turns it off.
+     */
+    idle_timeout: v.optional(
+      reader('a duration from "0s" to "255s", such as "10s"', (x) => {
+        const ms = parseDuration(x);
+        return ms !== undefined && ms >= 0 && ms <= 255_000 ? ms : undefined;
+      }),
+      "10s",
+    ),
+  }),
+  /**
+   * Outbound HTTP made on a client's behalf (lib/outbound.ts); Hydra v2's keys. Hydra's default
+   * is false; Gatehouse refuses private ranges unless told otherwise (SSRF).
+   */
+  clients: section({
+    http: section({
+      disallow_private_ip_ranges: bool(true),
+      /** URLs (compared without query and fragment) that may be reached even when private. */
+      private_ip_exception_urls: list([]),
+    }),
   }),
   secrets: section({
     system: list([]),

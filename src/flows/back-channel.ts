@@ -10,6 +10,7 @@ import { SignJWT } from "jose";
 import type { Deps } from "../deps.ts";
 import { signingKey } from "../keys/signing.ts";
 import { idTokenSet } from "../keys/types.ts";
+import { outboundFetch, outboundPolicy } from "../lib/outbound.ts";
 
 /** §2.4: the event that makes a JWT a Logout Token. */
 export const backchannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logout";
@@ -108,9 +109,9 @@ class BackchannelQueue {
   /** §2.5: POST, form-encoded `logout_token`; §2.8: the RP answers 200 (some frameworks 204). */
   private async deliver(job: Job): Promise<void> {
     try {
-      const res = await fetch(job.uri, {
+      // The SSRF guard (clients.http.*): a refused receiver is logged like any failed one.
+      const res = await outboundFetch(outboundPolicy(this.deps.config), job.uri, {
         method: "POST",
-        redirect: "manual",
         headers: { "Content-Type": "application/x-www-form-urlencoded", "Cache-Control": "no-store" },
         body: new URLSearchParams({ logout_token: job.token }).toString(),
         signal: AbortSignal.timeout(backchannelTimeoutMs),

@@ -12,6 +12,7 @@ import type { StoredClient } from "../clients/types.ts";
 import type { Deps } from "../deps.ts";
 import { subjectTypesSupported } from "../discovery/openid-configuration.ts";
 import { invalidRequest } from "../errors.ts";
+import { outboundPolicy } from "../lib/outbound.ts";
 import { fetchRemoteDocument, RemoteDocumentError } from "../oauth2/remote-document.ts";
 
 /** How long a fetched sector document is trusted before it is fetched again. */
@@ -71,7 +72,7 @@ async function sectorDocument(deps: PairwiseDeps, uri: string): Promise<string[]
   if (hit && hit.expiresAt > now) return hit.uris;
   let text: string;
   try {
-    text = await fetchRemoteDocument(uri, "application/json");
+    text = await fetchRemoteDocument(outboundPolicy(deps.config), uri, "application/json");
   } catch (err) {
     if (err instanceof RemoteDocumentError) {
       throw invalidRequest(undefined, { hint: "Unable to fetch the client's sector_identifier_uri.", debug: err.message });

@@ -2,7 +2,9 @@
  * @module Fetches a document a client points us at (request_uri, sector_identifier_uri):
  * one GET with a short timeout, no redirects followed (a registered URL must not bounce us
  * elsewhere), 200 only, and a bounded body, so a slow or huge answer cannot hold a request.
+ * Where it may go is lib/outbound.ts's policy (clients.http.*).
  */
+import { outboundFetch, OutboundRefusedError, type OutboundPolicy } from "../lib/outbound.ts";
 
 /** A relying party's document must come quickly: a browser is waiting on it. */
 export const remoteDocumentTimeoutMs = 3_000;
@@ -11,18 +13,25 @@ export const remoteDocumentMaxBytes = 64 * 1024;
 
 export class RemoteDocumentError extends Error {
   override name = "RemoteDocumentError";
+  /** True when the URL was not fetched at all: its host is not one we may reach (SSRF guard). */
+  constructor(
+    message: string,
+    readonly refused = false,
+  ) {
+    super(message);
+  }
 }
 
-export async function fetchRemoteDocument(uri: string, accept: string): Promise<string> {
+export async function fetchRemoteDocument(policy: OutboundPolicy, uri: string, accept: string): Promise<string> {
   let res: Response;
   try {
-    res = await fetch(uri, {
+    res = await outboundFetch(policy, uri, {
       method: "GET",
-      redirect: "manual",
       headers: { Accept: accept },
       signal: AbortSignal.timeout(remoteDocumentTimeoutMs),
     });
   } catch (err) {
+    if (err instanceof OutboundRefusedError) throw new RemoteDocumentError(`${uri} was not fetched: ${err.message}`, err.kind === "forbidden");
     const reason = (err as Error).name === "TimeoutError" ? `no answer within ${remoteDocumentTimeoutMs} ms` : (err as Error).message;
     throw new RemoteDocumentError(`fetching ${uri} failed: ${reason}`);
   }

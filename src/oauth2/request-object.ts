@@ -11,6 +11,7 @@ import type { Mode } from "../config/load.ts";
 import type { Deps } from "../deps.ts";
 import { authorizationEndpointUrl } from "../discovery/openid-configuration.ts";
 import { invalidRequest, OAuthError } from "../errors.ts";
+import { outboundPolicy, OutboundRefusedError } from "../lib/outbound.ts";
 import { fetchRemoteDocument, RemoteDocumentError } from "./remote-document.ts";
 
 /** What we verify request objects with (fosite: RS*, PS*, ES*), plus the unsigned `none`. */
@@ -62,8 +63,11 @@ async function fetchRequestUri(deps: RequestDeps, client: StoredClient, location
     throw invalidRequestUri(`Request URI '${location}' is not whitelisted by the OAuth 2.0 Client.`);
   }
   try {
-    return (await fetchRemoteDocument(withoutFragment(location), "application/oauth-authz-req+jwt, application/jwt")).trim();
+    return (await fetchRemoteDocument(outboundPolicy(deps.config), withoutFragment(location), "application/oauth-authz-req+jwt, application/jwt")).trim();
   } catch (err) {
+    if (err instanceof RemoteDocumentError && err.refused) {
+      throw invalidRequestUri("The request_uri points to a loopback, private or otherwise non-public address, which this server does not fetch.", err.message);
+    }
     if (err instanceof RemoteDocumentError) throw invalidRequestUri("Unable to fetch OpenID Connect request parameters from 'request_uri'.", err.message);
     throw err;
   }
@@ -100,7 +104,15 @@ async function verifyRequestObject(deps: RequestDeps, client: StoredClient, jwt:
     if (err instanceof OAuthError) throw err;
     if (err instanceof joseErrors.JWTExpired) throw invalidRequestObject("The request object has expired.");
     if (err instanceof joseErrors.JWTClaimValidationFailed) throw invalidRequestObject(`The request object's '${err.claim}' claim is invalid.`, err.message);
+    if (err instanceof OutboundRefusedError && err.kind === "forbidden") {
+      throw invalidRequestObject("The OAuth 2.0 Client's jwks_uri points to a loopback, private or otherwise non-public address, which this server does not fetch.", err.message);
+    }
     if (err instanceof joseErrors.JOSEError) throw invalidRequestObject("Unable to verify the request object's signature.", err.message);
+    // Anything else out of jwtVerify comes from fetching the jwks_uri (a refused or unknown
+    // host, a refused connection): the client's problem, not a 500 (as clients/auth.ts does).
+    if (client.jwksUri && !client.jwks) {
+      throw invalidRequestObject("The JSON Web Key Set at the OAuth 2.0 Client's jwks_uri could not be fetched or read.", (err as Error).message);
+    }
     throw err;
   }
 }

@@ -806,3 +806,31 @@ describe("serve.request_body_limit", () => {
     }
   });
 });
+
+describe("serve.idle_timeout", () => {
+  test("defaults to 10 s (Bun's); set by env and flag; over 255 s or not a duration is an error naming the key", () => {
+    expect(load().config.serve.idle_timeout).toBe(10_000);
+    expect(load({ env: { SECRETS_SYSTEM: secret, SERVE_IDLE_TIMEOUT: "30s" } }).config.serve.idle_timeout).toBe(30_000);
+    expect(load({ flags: { "serve.idle_timeout": "0s" } }).config.serve.idle_timeout).toBe(0);
+    for (const bad of ["300s", "soon", "-1s"]) {
+      const [problem] = problemsOf(() => load({ flags: { "serve.idle_timeout": bad } }));
+      expect(problem).toStartWith('serve.idle_timeout: expected a duration from "0s" to "255s"');
+    }
+  });
+});
+
+describe("clients.http (Hydra v2's SSRF keys)", () => {
+  test("private ranges are refused by default; the switch and the exception list come from env and flags", () => {
+    expect(load().config.clients.http).toEqual({ disallow_private_ip_ranges: true, private_ip_exception_urls: [] });
+    const fromEnv = load({ env: { SECRETS_SYSTEM: secret, CLIENTS_HTTP_DISALLOW_PRIVATE_IP_RANGES: "false", CLIENTS_HTTP_PRIVATE_IP_EXCEPTION_URLS: "http://10.0.0.1/jwks,http://127.0.0.1:8080/sector.json" } });
+    expect(fromEnv.config.clients.http).toEqual({ disallow_private_ip_ranges: false, private_ip_exception_urls: ["http://10.0.0.1/jwks", "http://127.0.0.1:8080/sector.json"] });
+    const [problem] = problemsOf(() => load({ flags: { "clients.http.disallow_private_ip_ranges": "maybe" } }));
+    expect(problem).toStartWith("clients.http.disallow_private_ip_ranges: expected true or false");
+  });
+
+  test("--dev allows private ranges (its relying parties are on this machine) unless the key is set", () => {
+    expect(load({ mode: { dev: true } }).config.clients.http.disallow_private_ip_ranges).toBe(false);
+    const on = load({ env: { SECRETS_SYSTEM: secret, CLIENTS_HTTP_DISALLOW_PRIVATE_IP_RANGES: "true" }, mode: { dev: true } });
+    expect(on.config.clients.http.disallow_private_ip_ranges).toBe(true);
+  });
+});

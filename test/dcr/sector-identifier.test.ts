@@ -32,6 +32,8 @@ afterAll(() => {
 
 const url = (path: string) => `${docs.base}${path}`;
 const metadataError = { error: "invalid_client_metadata" };
+/** The document server is on loopback: the SSRF guard is told to let it through (clients.http.*). */
+const loopbackAllowed = { clients: { http: { disallow_private_ip_ranges: false, private_ip_exception_urls: [] } } };
 
 for (const backend of backends) {
   describe(`sector_identifier_uri at registration on ${backend.name}`, () => {
@@ -151,7 +153,7 @@ describe("sector_identifier_uri outside the test servers' mode", () => {
     expect(sectorIdentifierUriAllowed("http://10.0.0.1/x", { dev: true, forceHttp: true })).toBe(false);
     expect(sectorIdentifierUriAllowed("ftp://127.0.0.1/x", { dev: true, forceHttp: true })).toBe(false);
     const before = docs.hits();
-    const refused = await checkSectorIdentifier({ mode: { ...production, insecureRedirectUrls: [] } }, { sectorIdentifierUri: url("/good.json"), redirectUris: rp }).catch((e: unknown) => e);
+    const refused = await checkSectorIdentifier({ mode: { ...production, insecureRedirectUrls: [] }, config: loopbackAllowed }, { sectorIdentifierUri: url("/good.json"), redirectUris: rp }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(OAuthError);
     expect((refused as OAuthError).code).toBe("invalid_client_metadata");
     expect(docs.hits()).toBe(before);
@@ -161,7 +163,7 @@ describe("sector_identifier_uri outside the test servers' mode", () => {
     "a document that does not answer within 3 s: 400 (the fetch is abandoned, the request does not hang)",
     async () => {
       const started = Date.now();
-      const refused = await checkSectorIdentifier({ mode: { dev: false, forceHttp: true, insecureRedirectUrls: [] } }, { sectorIdentifierUri: url("/slow"), redirectUris: rp }).catch(
+      const refused = await checkSectorIdentifier({ mode: { dev: false, forceHttp: true, insecureRedirectUrls: [] }, config: loopbackAllowed }, { sectorIdentifierUri: url("/slow"), redirectUris: rp }).catch(
         (e: unknown) => e,
       );
       const elapsed = Date.now() - started;

@@ -53,7 +53,15 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
       urls: { self: { issuer: "http://127.0.0.1:4444/" } },
       serve: { public: { host: "127.0.0.1", port: 0 }, admin: { host: "127.0.0.1", port: 0 } },
       log: { level: options.logLevel ?? "warn" },
-      ...mergeDeep({ serve: { public: { host: "127.0.0.1", port: 0 }, admin: { host: "127.0.0.1", port: 0 } } }, options.config ?? {}),
+      ...mergeDeep(
+        {
+          serve: { public: { host: "127.0.0.1", port: 0 }, admin: { host: "127.0.0.1", port: 0 } },
+          // Every document, key set and logout receiver of the tests is on loopback, which the
+          // SSRF guard refuses by default; tests of the guard itself turn it back on.
+          clients: { http: { disallow_private_ip_ranges: false } },
+        },
+        options.config ?? {},
+      ),
     }),
     mode: { forceHttp: true, ...options.mode },
   });
