@@ -131,6 +131,11 @@ export async function listen(options: ListenOptions): Promise<Listener> {
         ...common,
         hostname,
         port: listener.port,
+        // serve.idle_timeout: a client that stalls mid-body or sits idle is cut off. Bun (uWS)
+        // also closes a connection whose request line and headers are still incomplete after
+        // ~10 s whatever this says, and answers 431 to oversized headers by itself. Bun's types
+        // offer no idleTimeout on Unix sockets, which keep its 10 s default.
+        idleTimeout: Math.ceil(deps.config.serve.idle_timeout / 1000),
         ...(options.tls ? { tls: { cert: options.tls.cert, key: options.tls.key } } : {}),
       });
     try {

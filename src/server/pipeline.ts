@@ -50,6 +50,17 @@ function tooLarge(err: unknown): OAuthError | undefined {
   return new OAuthError("invalid_request", 413, "The request body is too large.", { hint: "See serve.request_body_limit." });
 }
 
+/**
+ * A body read that failed because the client closed the connection (a stalled upload cut by
+ * serve.idle_timeout, or a client that gave up): the client's doing, so a 400 in the log and
+ * the metrics rather than a 500 and an error line; nobody receives it.
+ */
+function clientGone(req: Request, err: unknown): OAuthError | undefined {
+  const e = err instanceof OAuthError && err.status === 500 ? err.cause : err;
+  if (!req.signal.aborted || !(e instanceof Error) || e.name !== "AbortError") return undefined;
+  return new OAuthError("invalid_request", 400, "The client closed the connection before the request was complete.");
+}
+
 export function buildRoutes(table: RouteTable, deps: Deps, policy: ListenerPolicy): BuiltRoutes {
   // A range that does not parse fails here, at start: dropping it could switch the guard off.
   const ranges: Cidr[] = policy.terminationRanges.map((r) => {
@@ -95,7 +106,7 @@ export function buildRoutes(table: RouteTable, deps: Deps, policy: ListenerPolic
         res = out;
       }
     } catch (err) {
-      res = renderError(tooLarge(err) ?? err, deps.config, log, requestId);
+      res = renderError(tooLarge(err) ?? clientGone(req, err) ?? err, deps.config, log, requestId);
     }
     // Errors carry CORS headers too, or a browser cannot read why a call failed.
     if (corsHeaders) {
