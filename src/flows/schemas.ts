@@ -6,13 +6,13 @@
  */
 import * as v from "valibot";
 import { invalidRequest } from "../errors.ts";
-import { containsNul, jsonDepth, maxJsonDepth } from "../server/http.ts";
+import { containsNul, jsonDepth, maxJsonDepth, wellFormedJson } from "../server/http.ts";
 import type { AcceptConsentInput, AcceptLoginInput, DeniedError } from "./flow.ts";
 
 const optionalString = v.optional(v.string(), "");
 const optionalBool = v.optional(v.boolean(), false);
-/** Seconds; Go's int, never negative here. */
-const seconds = v.optional(v.pipe(v.number(), v.integer("must be an integer"), v.minValue(0, "must not be negative")), 0);
+/** Seconds; Go's int, never negative here, and at most what the integer column holds (else a 500 at store time). */
+const seconds = v.optional(v.pipe(v.number(), v.integer("must be an integer"), v.minValue(0, "must not be negative"), v.maxValue(2 ** 31 - 1, "must be at most 2147483647")), 0);
 const stringList = v.optional(v.nullable(v.array(v.string())), null);
 const claimObject = v.optional(v.nullable(v.record(v.string(), v.unknown())), null);
 
@@ -59,7 +59,7 @@ async function decode<T extends v.GenericSchema>(req: Request, schema: T): Promi
   let body: unknown;
   try {
     if (text.trim() === "") throw new Error("EOF");
-    body = JSON.parse(text);
+    body = wellFormedJson(JSON.parse(text));
   } catch (err) {
     throw invalidRequest(undefined, { hint: `Unable to decode body because: ${(err as Error).message}` });
   }

@@ -69,15 +69,38 @@ export function containsNul(value: unknown): boolean {
   return false;
 }
 
+/**
+ * JSON may spell an unpaired UTF-16 surrogate (`"\udfff"`), which JSON.parse keeps as is;
+ * written back to jsonb it is an escape PostgreSQL refuses, so stores would fail with a 500.
+ * Go's decoder (Hydra) turns it into U+FFFD, and so does this, in keys and strings;
+ * well-formed input comes back as is.
+ */
+export function wellFormedJson(value: unknown): unknown {
+  if (typeof value === "string") return value.isWellFormed() ? value : value.toWellFormed();
+  if (Array.isArray(value)) {
+    const out = value.map(wellFormedJson);
+    return out.some((v, i) => v !== value[i]) ? out : value;
+  }
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value);
+    const out = entries.map(([k, v]) => [wellFormedJson(k) as string, wellFormedJson(v)] as const);
+    // fromEntries defines own properties: a "__proto__" key stays data, never a prototype.
+    return out.some(([k, v], i) => k !== entries[i]![0] || v !== entries[i]![1]) ? Object.fromEntries(out) : value;
+  }
+  return value;
+}
+
 /** Reads a JSON body; malformed or absurdly nested JSON is a 400, never a crash. */
 export async function readJson(req: Request): Promise<unknown> {
   const text = await req.text();
   if (text.trim() === "") throw badRequest("The request body is empty; a JSON document was expected");
   // Checked before parsing: deep nesting costs stack in JSON.parse and in every walker after it.
   if (jsonDepth(text) > maxJsonDepth) throw badRequest(`The request body is nested deeper than ${maxJsonDepth} levels`);
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch (err) {
     throw badRequest("The request body is not valid JSON", { debug: (err as Error).message });
   }
+  return wellFormedJson(parsed);
 }

@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createConnection } from "node:net";
 import { createClient, startEnv, startTimeout, type Env } from "../flows/kit.ts";
+import { recordFigures } from "./figures.ts";
 
 /** Sends one raw HTTP/1.1 request line as written and returns the status and body. */
 async function raw(port: number, method: string, target: string): Promise<{ status: number; body: string }> {
@@ -110,5 +111,6 @@ describe("admin routes on the public listener", () => {
       expect((await raw(adminPort, method, path)).status).not.toBe(404);
     }
     console.log(`admin-route spellings sent to the public listener: ${sent}`);
+    recordFigures("authorization", { adminRoutes: adminOnly.length, spellingsSentToPublicListener: sent });
   });
 });

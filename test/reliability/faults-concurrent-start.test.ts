@@ -14,6 +14,7 @@ import { accessTokenSet, idTokenSet } from "../../src/keys/types.ts";
 import { createTestDatabase, quietLog, type TestDatabase } from "../helpers/db.ts";
 import { testSecret } from "../helpers/server.ts";
 import { freePorts, runCli, spawnServe, waitForAnswer, type ServeProcess } from "../keys/support.ts";
+import { recordFigures } from "./figures.ts";
 
 const instances = 3;
 /** Restarts an instance may need while the schema is not there yet. */
@@ -88,6 +89,7 @@ test(
       `[faults] concurrent start: ${instances} migrate runs (${applied} printed "Successfully applied", ${instances - applied} "already applied"; each migration recorded once), ` +
         `${instances} instances ready after ${Math.round(elapsed)} ms (starts: ${served.map((s) => s.starts).join(", ")})`,
     );
+    recordFigures("faults-concurrent-start", { instances, migrateRuns: instances, migrateRunsThatApplied: applied, allReadyAfterMs: Math.round(elapsed), keysPerSet: 2, startsPerInstance: served.map((s) => s.starts) });
   },
   120_000,
 );

@@ -16,10 +16,12 @@ import { listenerFetch, testSecret } from "../helpers/server.ts";
 import { Browser, acceptConsent, acceptLogin, authPath, challengeFrom, consentApp, issuer, loginApp, type Env } from "../flows/kit.ts";
 import { freePorts, spawnServe, waitForAnswer, type ServeProcess } from "../keys/support.ts";
 import { basic, form } from "../oauth2/support.ts";
+import { figuresOf } from "./figures.ts";
 
 const long = process.env.RELIABILITY_LONG === "1";
 const loadMs = long ? 5000 : 1000;
 const workers = long ? 16 : 8;
+const figures = figuresOf("faults-process");
 
 let pg: TestDatabase;
 let dir: string;
@@ -138,6 +140,16 @@ test(
         `${inFlight.length} of them still in flight at the signal (answered up to ${Math.round(Math.max(0, ...inFlight.map((r) => r.doneAt - signalled)))} ms later); ` +
         `${edge.length} sent in the last ${sentMarginMs} ms ${JSON.stringify(tally(edge))}; exit ${String(exit)} after ${Math.round(performance.now() - signalled)} ms`,
     );
+    figures.add("sigterm", {
+      loadMs,
+      workers,
+      sentBeforeSignal: before.length,
+      answersBeforeSignal: tally(before),
+      inFlightAtSignal: inFlight.length,
+      lastAnsweredAfterSignalMs: Math.round(Math.max(0, ...inFlight.map((r) => r.doneAt - signalled))),
+      sentAtEdge: edge.length,
+      exitCode: exit,
+    });
     expect(exit).toBe(0);
     expect(inFlight.length).toBeGreaterThan(0);
     for (const answer of Object.keys(tally(before))) expect(answer).toMatch(/^(200|401)$/);
@@ -216,6 +228,7 @@ test(
         `[faults] SIGKILL: ${tokens.length} token rows (${broken} broken), ${clients.length} clients (${incomplete} incomplete; ${clientsCreated} acknowledged), ` +
           `${acknowledged.length} acknowledged tokens (${inactive} inactive after restart)`,
       );
+      figures.add("sigkill", { tokenRows: tokens.length, brokenTokenRows: broken, clients: clients.length, incompleteClients: incomplete, clientsAcknowledged: clientsCreated, tokensAcknowledged: acknowledged.length, inactiveAfterRestart: inactive });
       expect(acknowledged.length).toBeGreaterThan(0);
       expect(tokens.length).toBeGreaterThanOrEqual(acknowledged.length);
       expect(broken).toBe(0);
@@ -295,6 +308,7 @@ test(
     });
     expect(refreshed.status).toBe(200);
     console.log(`[faults] three instances: flow A(login, killed) -> B(consent redirect) -> C(consent accept, code exchange) -> B(refresh): ok`);
+    figures.add("threeInstances", { instances: 3, flowCompletedAcrossInstances: true });
     await Promise.all([b.stop(), c.stop()]);
   },
   90_000,

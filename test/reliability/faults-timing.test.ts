@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { basic, createClient, form, startOAuthServer, type OAuthServer } from "../oauth2/support.ts";
+import { recordFigures } from "./figures.ts";
 
 const long = process.env.RELIABILITY_LONG === "1";
 const pairs = long ? 1000 : 200;
@@ -75,6 +76,13 @@ test(
       `[faults] timing: ${pairs} pairs, median unknown id ${mu.toFixed(3)} ms, wrong secret ${mw.toFixed(3)} ms, ` +
         `difference ${diff.toFixed(3)} ms (${((diff / base) * 100).toFixed(1)}% of the larger median)`,
     );
+    recordFigures("faults-timing", {
+      pairs,
+      medianUnknownClientMs: Number(mu.toFixed(3)),
+      medianWrongSecretMs: Number(mw.toFixed(3)),
+      differenceMs: Number(diff.toFixed(3)),
+      differencePercent: Number(((diff / base) * 100).toFixed(1)),
+    });
     expect(diff).toBeLessThan(0.25 * base);
   },
   long ? 240_000 : 60_000,

@@ -2,12 +2,17 @@
  * @module Hostile input: a property-based fuzzer (fast-check) throws malformed, oversized,
  * wrongly typed and unicode-tricky input at every public and admin endpoint. Every answer
  * must be a 4xx JSON error (HTML or a redirect on browser endpoints), never a 5xx or a hang,
- * and a rejected request must leave every table unchanged. RELIABILITY_LONG=1 runs more cases.
+ * and a rejected request must leave every table unchanged. A second set aims at live flows:
+ * real login/consent/logout challenges and login/consent verifiers, whose GET/accept/reject
+ * query strings and bodies (and /oauth2/auth's parameters and cookies) are fuzzed, so that the
+ * checks behind a known id are exercised too. RELIABILITY_LONG=1 runs more cases.
  */
 import { afterAll, beforeAll, describe, test } from "bun:test";
 import fc from "fast-check";
 import postgres from "postgres";
-import { createClient, startEnv, startTimeout, type Env } from "../flows/kit.ts";
+import { acceptConsent, acceptLogin, authPath, Browser, challengeFrom, createClient, startEnv, startTimeout, type Env } from "../flows/kit.ts";
+import { login, logoutApp, logoutChallengeOf, logoutPath } from "../logout/kit.ts";
+import { recordFigures } from "./figures.ts";
 
 const long = process.env.RELIABILITY_LONG === "1";
 /**
@@ -18,6 +23,8 @@ const long = process.env.RELIABILITY_LONG === "1";
 const seed = process.env.FUZZ_SEED === "random" || (long && !process.env.FUZZ_SEED) ? undefined : Number(process.env.FUZZ_SEED ?? 20261128);
 /** Cases per endpoint: the short run keeps the whole file well under 30 s. */
 const runs = long ? 400 : 40;
+/** Cases per live-flow target: each consumed challenge costs a new flow, so fewer. */
+const liveRuns = long ? 300 : 30;
 const requestTimeoutMs = 5000;
 
 /** Strings that have broken parsers before: control bytes, bidi, surrogates, encodings, huge. */
@@ -194,6 +201,11 @@ let sql: postgres.Sql;
 /** Set in beforeAll; the placeholder only names the tests. */
 let clientId = "{client}";
 let cases = 0;
+let liveCases = 0;
+let liveConsumed = 0;
+/** Status codes per live target: shows the cases reached past the challenge lookup, not only 404s. */
+const liveStatuses: Record<string, Record<string, number>> = {};
+let flowClient: Record<string, any> = {};
 
 /** One digest of every table's rows: a rejected request must not change it. */
 async function digest(): Promise<string> {
@@ -264,14 +276,182 @@ const endpoints = (): Endpoint[] => [
   { listener: "admin", method: "GET", path: (s) => `/trust/grants/jwt-bearer/issuers/${seg(s)}` },
 ];
 
+/** One live flow: a challenge or a verifier URL, and the browser whose cookies belong to it. */
+interface Live {
+  browser: Browser;
+  /** The name of the query parameter carrying the real value, and that value. */
+  param: string;
+  value: string;
+  /** For verifiers: the rest of redirect_to's query (client_id, state, …). */
+  rest: [string, string][];
+}
+
+/** How a case changes the real query: the value itself, its neighbours, or extra parameters. */
+type QueryMutation = (live: Live) => string;
+
+const liveQuery: fc.Arbitrary<QueryMutation> = fc.oneof(
+  { weight: 3, arbitrary: params.map((extra) => (l: Live) => new URLSearchParams([...l.rest, [l.param, l.value]]).toString() + (extra ? `&${extra}` : "")) },
+  fc.constant((l: Live) => new URLSearchParams([...l.rest, [l.param, l.value]]).toString()),
+  fc.tuple(fc.constantFrom("append", "prepend", "truncate", "upper", "flip", "duplicate-first", "duplicate-last", "nul", "percent"), str).map(
+    ([how, junk]) =>
+      (l: Live) => {
+        const v = l.value;
+        const pairs: [string, string][] = [...l.rest];
+        if (how === "append") pairs.push([l.param, v + junk]);
+        else if (how === "prepend") pairs.push([l.param, junk + v]);
+        else if (how === "truncate") pairs.push([l.param, v.slice(0, Math.max(0, v.length - 1 - (junk.length % v.length)))]);
+        else if (how === "upper") pairs.push([l.param, v.toUpperCase()]);
+        else if (how === "flip") pairs.push([l.param, v.slice(0, -1) + (v.endsWith("A") ? "B" : "A")]);
+        else if (how === "duplicate-first") pairs.push([l.param, junk], [l.param, v]);
+        else if (how === "duplicate-last") pairs.push([l.param, v], [l.param, junk]);
+        else if (how === "nul") pairs.push([l.param, `${v}\u0000`]);
+        else return `${new URLSearchParams(pairs).toString()}&${l.param}=${v.replace(/./g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}`;
+        return new URLSearchParams(pairs).toString();
+      },
+  ),
+  // One of the flow's other parameters changed or dropped (verifiers: client_id, redirect_uri, state, …).
+  fc.tuple(fc.nat(), fc.option(tokenish, { nil: undefined })).map(([i, replacement]) => (l: Live) => {
+    const pairs: [string, string][] = l.rest.map((p) => [p[0], p[1]]);
+    if (pairs.length) {
+      const at = i % pairs.length;
+      if (replacement === undefined) pairs.splice(at, 1);
+      else pairs[at] = [pairs[at]![0], replacement];
+    }
+    return new URLSearchParams([...pairs, [l.param, l.value]]).toString();
+  }),
+  tokenish.map((t) => (l: Live) => new URLSearchParams([...l.rest, [l.param, t]]).toString()),
+);
+
+/** The browser's cookies as they are, none, or tampered with. */
+const cookieMutation: fc.Arbitrary<(b: Browser) => string | undefined> = fc.oneof(
+  fc.constant((b: Browser) => [...b.cookies].map(([k, v]) => `${k}=${v}`).join("; ") || undefined),
+  fc.constant(() => undefined),
+  str.map((junk) => (b: Browser) => {
+    const value = [...b.cookies].map(([k, v]) => `${k}=${v.slice(0, -2)}${junk}`).join("; ");
+    return /^[\x20-\x7e]*$/.test(value) ? value : undefined;
+  }),
+);
+
+/** A field of a near-valid body: mostly a valid value, sometimes a hostile one. */
+const field = <T>(valid: fc.Arbitrary<T>, hostile: fc.Arbitrary<unknown>) => fc.oneof({ weight: 4, arbitrary: valid as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: hostile });
+
+/** Each field an accept or reject body may have: a valid value, and hostile ones. */
+const bodyFields = {
+  subject: field(fc.constantFrom("fuzz-user", "other-user"), fc.oneof(str, wronglyTyped)),
+  remember: field(fc.boolean(), wronglyTyped),
+  remember_for: field(fc.nat({ max: 86_400 }), fc.oneof(fc.integer({ min: -(2 ** 40), max: 2 ** 40 }), wronglyTyped)),
+  acr: field(fc.constantFrom("0", "1", "urn:mace:incommon:iap:silver"), fc.oneof(str, wronglyTyped)),
+  amr: field(fc.constantFrom(["pwd"], ["pwd", "otp"]), fc.oneof(fc.array(str, { maxLength: 3 }), wronglyTyped)),
+  context: field(fc.dictionary(fc.constantFrom("a", "b"), fc.string({ maxLength: 8 }), { maxKeys: 2 }), wronglyTyped),
+  force_subject_identifier: field(fc.constant("forced-id"), fc.oneof(str, wronglyTyped)),
+  grant_scope: field(fc.subarray(["openid", "offline_access"]), fc.oneof(fc.array(fc.oneof(fc.constantFrom("profile", "admin", ""), str), { maxLength: 4 }), wronglyTyped)),
+  grant_access_token_audience: field(fc.constant([] as string[]), fc.oneof(fc.array(str, { maxLength: 3 }), wronglyTyped)),
+  session: field(fc.constant({ id_token: { k: "v" }, access_token: {} }), fc.oneof(fc.record({ id_token: fc.dictionary(str, wronglyTyped, { maxKeys: 3 }), access_token: fc.dictionary(str, wronglyTyped, { maxKeys: 3 }) }), wronglyTyped)),
+  error: field(fc.constantFrom("access_denied", "login_required"), fc.oneof(str, wronglyTyped)),
+  error_description: field(fc.string({ maxLength: 20 }), fc.oneof(str, wronglyTyped)),
+  error_hint: field(fc.string({ maxLength: 20 }), fc.oneof(str, wronglyTyped)),
+  error_debug: field(fc.string({ maxLength: 20 }), fc.oneof(str, wronglyTyped)),
+  status_code: field(fc.constantFrom(400, 401, 403), fc.oneof(fc.integer({ min: -1, max: 1000 }), wronglyTyped)),
+};
+type BodyField = keyof typeof bodyFields;
+
+/**
+ * Bodies for one admin endpoint: its own fields, each mostly valid (so that most cases reach the
+ * flow logic behind the decoder), sometimes with a field it does not know, or any JSON at all.
+ */
+function flowBody(keys: BodyField[]): fc.Arbitrary<string> {
+  const own = fc.record(Object.fromEntries(keys.map((k) => [k, bodyFields[k]])) as Record<string, fc.Arbitrary<unknown>>, { requiredKeys: [] });
+  return fc.oneof(
+    { weight: 4, arbitrary: own.map((v) => JSON.stringify(v)) },
+    { weight: 1, arbitrary: fc.tuple(own, fc.constantFrom(...(Object.keys(bodyFields) as BodyField[])), wronglyTyped).map(([v, k, x]) => JSON.stringify({ ...v, [k]: x })) },
+    { weight: 1, arbitrary: jsonBody },
+  );
+}
+const loginAcceptBody = flowBody(["subject", "remember", "remember_for", "acr", "amr", "context", "force_subject_identifier"]);
+const consentAcceptBody = flowBody(["grant_scope", "grant_access_token_audience", "remember", "remember_for", "session"]);
+const rejectBody = flowBody(["error", "error_description", "error_hint", "error_debug", "status_code"]);
+
+interface LiveTarget {
+  name: string;
+  listener: "public" | "admin";
+  method: string;
+  path: (live: Live, mutate: QueryMutation) => string;
+  body?: fc.Arbitrary<string | undefined>;
+  start: () => Promise<Live>;
+}
+
+const flowParams = () => ({ client_id: flowClient.client_id as string, response_type: "code", scope: "openid offline_access", redirect_uri: "https://client.test/cb", state: `state-${crypto.randomUUID()}`, nonce: `nonce-${crypto.randomUUID()}` });
+
+async function liveLoginChallenge(): Promise<Live> {
+  const browser = new Browser(env);
+  const stop = await browser.navigate(authPath(flowParams()));
+  return { browser, param: "login_challenge", value: challengeFrom(stop, "login"), rest: [] };
+}
+
+async function liveConsentChallenge(): Promise<Live> {
+  const { browser, value } = await liveLoginChallenge();
+  const stop = await browser.navigate(await acceptLogin(env, value, { subject: "fuzz-user" }));
+  return { browser, param: "consent_challenge", value: challengeFrom(stop, "consent"), rest: [] };
+}
+
+/** redirect_to of an accept, not yet followed: the verifier and the flow's own parameters. */
+function verifierLive(browser: Browser, redirectTo: string, param: string): Live {
+  const url = new URL(redirectTo);
+  const value = url.searchParams.get(param)!;
+  const rest = [...url.searchParams].filter(([k]) => k !== param);
+  return { browser, param, value, rest };
+}
+
+async function liveLoginVerifier(): Promise<Live> {
+  const { browser, value } = await liveLoginChallenge();
+  return verifierLive(browser, await acceptLogin(env, value, { subject: "fuzz-user" }), "login_verifier");
+}
+
+async function liveConsentVerifier(): Promise<Live> {
+  const { browser, value } = await liveConsentChallenge();
+  return verifierLive(browser, await acceptConsent(env, value), "consent_verifier");
+}
+
+async function liveLogoutChallenge(): Promise<Live> {
+  const browser = new Browser(env);
+  await login(browser, flowClient, "fuzz-user");
+  return { browser, param: "logout_challenge", value: logoutChallengeOf(await browser.request(logoutPath({}))), rest: [] };
+}
+
+const liveTargets: LiveTarget[] = [
+  { name: "admin GET login request", listener: "admin", method: "GET", path: (l, m) => `/oauth2/auth/requests/login?${m(l)}`, start: liveLoginChallenge },
+  { name: "admin PUT login accept", listener: "admin", method: "PUT", path: (l, m) => `/oauth2/auth/requests/login/accept?${m(l)}`, body: loginAcceptBody, start: liveLoginChallenge },
+  { name: "admin PUT login reject", listener: "admin", method: "PUT", path: (l, m) => `/oauth2/auth/requests/login/reject?${m(l)}`, body: rejectBody, start: liveLoginChallenge },
+  { name: "admin GET consent request", listener: "admin", method: "GET", path: (l, m) => `/oauth2/auth/requests/consent?${m(l)}`, start: liveConsentChallenge },
+  { name: "admin PUT consent accept", listener: "admin", method: "PUT", path: (l, m) => `/oauth2/auth/requests/consent/accept?${m(l)}`, body: consentAcceptBody, start: liveConsentChallenge },
+  { name: "admin PUT consent reject", listener: "admin", method: "PUT", path: (l, m) => `/oauth2/auth/requests/consent/reject?${m(l)}`, body: rejectBody, start: liveConsentChallenge },
+  { name: "admin GET logout request", listener: "admin", method: "GET", path: (l, m) => `/oauth2/auth/requests/logout?${m(l)}`, start: liveLogoutChallenge },
+  { name: "admin PUT logout accept", listener: "admin", method: "PUT", path: (l, m) => `/oauth2/auth/requests/logout/accept?${m(l)}`, body: fc.option(jsonBody, { nil: undefined }), start: liveLogoutChallenge },
+  { name: "admin PUT logout reject", listener: "admin", method: "PUT", path: (l, m) => `/oauth2/auth/requests/logout/reject?${m(l)}`, body: fc.option(rejectBody, { nil: undefined }), start: liveLogoutChallenge },
+  { name: "public GET /oauth2/auth with a login verifier", listener: "public", method: "GET", path: (l, m) => `/oauth2/auth?${m(l)}`, start: liveLoginVerifier },
+  { name: "public GET /oauth2/auth with a consent verifier", listener: "public", method: "GET", path: (l, m) => `/oauth2/auth?${m(l)}`, start: liveConsentVerifier },
+];
+
 describe("fuzz: every endpoint answers hostile input with a 4xx, never a 5xx or a hang", () => {
   beforeAll(async () => {
-    env = await startEnv("PostgreSQL", "reliability_fuzz", { oidc: { dynamic_client_registration: { enabled: true } } });
+    env = await startEnv("PostgreSQL", "reliability_fuzz", { oidc: { dynamic_client_registration: { enabled: true } }, urls: { logout: logoutApp } });
     sql = postgres(env.server.loaded.config.dsn, { max: 1, onnotice: () => {} });
     clientId = (await createClient(env, { client_id: "fuzz-target" })).client_id;
+    flowClient = await createClient(env, { client_id: "fuzz-flows" });
   }, startTimeout);
   afterAll(async () => {
-    console.log(`fuzz: ${cases} cases over ${endpoints().length} endpoints (${long ? "long" : "short"} run)`);
+    console.log(`fuzz: ${cases} cases over ${endpoints().length} endpoints, ${liveCases} of them against live flows (${liveTargets.length} targets, ${liveConsumed} challenges consumed by accepted input) (${long ? "long" : "short"} run)`);
+    recordFigures("fuzz", {
+      cases,
+      endpoints: endpoints().length,
+      casesPerEndpoint: runs,
+      liveFlowCases: liveCases,
+      liveFlowTargets: liveTargets.length,
+      casesPerLiveTarget: liveRuns,
+      liveChallengesConsumed: liveConsumed,
+      liveStatuses,
+      seed: seed ?? "random",
+    });
     await sql?.end();
     await env?.stop();
   });
@@ -317,6 +497,54 @@ describe("fuzz: every endpoint answers hostile input with a 4xx, never a 5xx or 
           }
         }),
         { numRuns: runs, seed, endOnFailure: true, interruptAfterTimeLimit: long ? 120_000 : 8000, markInterruptAsFailure: false },
+      );
+    }, 180_000);
+  }
+  /**
+   * Live flows: each target keeps one real challenge or verifier and fuzzes the request around
+   * it. A case that changes the database must have been answered 2xx/3xx (it used the
+   * challenge); the target then starts a new flow for the next case.
+   */
+  for (const target of liveTargets) {
+    test(`live ${target.name}`, async () => {
+      let live: Live | undefined;
+      await fc.assert(
+        fc.asyncProperty(liveQuery, target.body ?? fc.constant(undefined), cookieMutation, async (mutate, body, cookies) => {
+          cases++;
+          liveCases++;
+          live ??= await target.start();
+          const path = target.path(live, mutate);
+          const headers: Record<string, string> = body === undefined ? {} : { "Content-Type": "application/json" };
+          const cookie = cookies(live.browser);
+          if (cookie) headers.Cookie = cookie;
+          const before = await digest();
+          const fetcher = target.listener === "public" ? env.server.publicFetch : env.server.adminFetch;
+          let res: Response;
+          try {
+            res = await fetcher(path, { method: target.method, headers, body, redirect: "manual", signal: AbortSignal.timeout(requestTimeoutMs) });
+          } catch (err) {
+            throw new Error(`live ${target.name}: no answer within ${requestTimeoutMs} ms (${(err as Error).message}) for ${clip(path)} ${clip(body)}`);
+          }
+          const text = await res.text();
+          const tally = (liveStatuses[target.name] ??= {});
+          tally[res.status] = (tally[res.status] ?? 0) + 1;
+          const where = `live ${target.name} → ${res.status} ${clip(text)} for ${JSON.stringify({ path: clip(path), body: clip(body), cookie: clip(cookie) })}`;
+          if (res.status >= 500) throw new Error(`5xx: ${where}`);
+          // Bun itself refuses an oversized request line or headers (431) before any handler runs.
+          if (res.status === 431 && text === "") return;
+          const after = await digest();
+          if (res.status >= 400) {
+            const type = res.headers.get("content-type") ?? "";
+            if (type.includes("json")) {
+              if (typeof JSON.parse(text).error !== "string") throw new Error(`error without "error": ${where}`);
+            } else if (!(target.listener === "public" && type.includes("html"))) throw new Error(`non-JSON error: ${where}`);
+            if (after !== before) throw new Error(`a rejected request changed the database: ${where}`);
+          } else if (after !== before) {
+            liveConsumed++;
+            live = undefined;
+          }
+        }),
+        { numRuns: liveRuns, seed, endOnFailure: true, interruptAfterTimeLimit: long ? 120_000 : 3000, markInterruptAsFailure: false },
       );
     }, 180_000);
   }

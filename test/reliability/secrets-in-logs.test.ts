@@ -11,6 +11,7 @@ import { acceptConsent, acceptLogin, admin, authPath, Browser, challengeFrom, js
 import { createTestDatabase, openMigrated, type TestDatabase } from "../helpers/db.ts";
 import { listenerFetch } from "../helpers/server.ts";
 import { freePort, waitFor } from "../integration/kit.ts";
+import { figuresOf } from "./figures.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const bun = process.execPath;
@@ -161,6 +162,8 @@ async function runFlowAgainstProcess(format: "text" | "json"): Promise<{ output:
   return { output: `${await stdout}\n${await stderr}`, secrets: secrets.flatMap(secretParts) };
 }
 
+const figures = figuresOf("secrets-in-logs");
+
 describe("secrets never in logs", () => {
   for (const format of ["text", "json"] as const) {
     test(`full flow at log level trace, ${format} format: no secret in stdout or stderr`, async () => {
@@ -172,6 +175,7 @@ describe("secrets never in logs", () => {
       expect(output).toContain("invalid_grant");
       expect(output).toContain("invalid_client");
       const leaked = secrets.filter((secret) => output.includes(secret));
+      figures.add(format, { logLines: output.split("\n").length, secretsChecked: secrets.length, leaked: leaked.length });
       expect(leaked).toEqual([]);
     }, 90_000);
   }
