@@ -22,6 +22,13 @@ export interface FlowsConfig {
   concurrency: number;
   warmupMs: number;
   durationMs: number;
+  /**
+   * flow / refresh: keep measuring past durationMs until this many operations are in, for at
+   * most overrunMs more (--quick: a 1 s window on a loaded machine may otherwise end before the
+   * first flow does). Default 0: the window is exactly durationMs.
+   */
+  minOps?: number;
+  overrunMs?: number;
   /** mint: how many token sets. */
   count?: number;
 }
@@ -286,12 +293,17 @@ export async function runFlows(cfg: FlowsConfig): Promise<FlowsResult> {
   let measuredRequestsAtStart = 0;
   const warmupEnd = performance.now() + cfg.warmupMs;
   const end = warmupEnd + cfg.durationMs;
+  const minOps = cfg.minOps ?? 0;
+  const hardEnd = end + (minOps > 0 ? (cfg.overrunMs ?? 0) : 0);
+  /** Where the measured window closes: `end`, or later while fewer than minOps are in. */
+  const windowOpen = (t: number) => t <= end || (ops < minOps && t <= hardEnd);
+  let windowEnd = end;
   let measureStart = warmupEnd;
 
   const worker = async (w: number) => {
     let rt: string | undefined;
     let i = w;
-    while (performance.now() < end && ops < maxOps) {
+    while (windowOpen(performance.now()) && ops < maxOps) {
       try {
         if (cfg.mode === "refresh" && rt === undefined) {
           // Each chain starts from one complete flow (not timed as an operation).
@@ -303,7 +315,10 @@ export async function runFlows(cfg: FlowsConfig): Promise<FlowsResult> {
         if (cfg.mode === "flow") await flow(i++);
         else rt = (await refresh(cfg, rt!)).refresh_token;
         const t1 = performance.now();
-        if (measuring && t1 <= end) latencies[ops++] = t1 - t0;
+        if (measuring && windowOpen(t1)) {
+          latencies[ops++] = t1 - t0;
+          if (t1 > windowEnd) windowEnd = t1;
+        }
       } catch (err) {
         if (measuring) noteError(err);
         if (cfg.mode === "refresh") rt = undefined;
@@ -322,7 +337,8 @@ export async function runFlows(cfg: FlowsConfig): Promise<FlowsResult> {
   }
   await Promise.all(Array.from({ length: cfg.concurrency }, (_, w) => worker(w)));
   clearTimeout(timer);
-  const durationS = (Math.min(performance.now(), end) - measureStart) / 1000;
+  if (ops < minOps) windowEnd = hardEnd;
+  const durationS = (Math.min(performance.now(), windowEnd) - measureStart) / 1000;
   const sorted = latencies.subarray(0, ops).sort();
   return {
     ops,

@@ -1,7 +1,9 @@
 /**
- * @module CI smoke test of the benchmark harness: `bun run bench --quick` (about a second per
- * workload, ~45 s in all on the 2-core machine) must finish, measure every workload on every
- * target with zero errors, and print the tables. Its numbers are not judged.
+ * CI smoke test of the benchmark harness: `bun run bench --quick` (about a second per workload,
+ * ~1 min in all on the 2-core machine) must finish, measure every workload on every target with
+ * zero errors, and print the tables. Its numbers are not judged. Robust to a loaded machine: the
+ * flow workloads' windows stay open until a few flows are in (bench/load/flows.ts minOps), and
+ * the harness stops itself after 6 minutes (cleanup included), before this test's own limit.
  */
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -9,11 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const repoRoot = join(import.meta.dir, "..", "..");
-// Parked outside bun test's file patterns until the harness is stable under CI load (issue 8):
-// run it with `bun test ./bench/ci/quick-smoke.check.ts`, then move it to test/bench/quick.test.ts.
 const out = mkdtempSync(join(tmpdir(), "gatehouse-bench-quick-"));
-/** The harness bounds itself (10 min in quick mode); this bounds the test well before that. */
-const timeoutMs = 240_000;
+/** Past the harness's own quick limit (6 min), so the harness reports and cleans up first. */
+const timeoutMs = 390_000;
 
 afterAll(() => {
   rmSync(out, { recursive: true, force: true });
@@ -29,6 +29,7 @@ interface Results {
 test(
   "bun run bench --quick completes with zero errors and prints the table",
   async () => {
+    const started = performance.now();
     const proc = Bun.spawn([process.execPath, "run", "bench", "--quick", "--out", out], {
       cwd: repoRoot,
       stdin: "ignore",
@@ -39,6 +40,7 @@ test(
     });
     const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
     const code = await proc.exited;
+    console.error(`bench --quick: exit ${code} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     if (code !== 0) console.error(stderr.slice(-4000));
     expect(code).toBe(0);
 
