@@ -14,7 +14,7 @@ import { claimJti } from "../oauth2/jti.ts";
 import { param } from "../oauth2/form.ts";
 import { remoteJwks } from "./remote-jwks.ts";
 import { verifyClientSecret } from "./secrets.ts";
-import { getClient } from "./store.ts";
+import { getClientGrouped } from "./store.ts";
 import { effectiveTokenEndpointAuthSigningAlg, type StoredClient, type TokenEndpointAuthMethod } from "./types.ts";
 
 /** RFC 7523 §2.2. */
@@ -120,7 +120,7 @@ export async function authenticateClient(deps: Deps, headers: Headers, form: URL
   if (presented.method === "private_key_jwt") return authenticatePrivateKeyJwt(deps, presented.assertion, presented.formClientId, now);
 
   const challenge = presented.method === "client_secret_basic" ? { headers: basicChallenge(deps) } : {};
-  const client = unusableClientId(presented.clientId) ? undefined : await getClient(deps.db, presented.clientId);
+  const client = unusableClientId(presented.clientId) ? undefined : await getClientGrouped(deps.db, presented.clientId);
 
   if (presented.method === "none") {
     if (!client) throw invalidClient();
@@ -158,7 +158,7 @@ async function authenticatePrivateKeyJwt(deps: Deps, assertion: string, formClie
   if (typeof claimedId !== "string" || claimedId === "") {
     throw invalidClient(undefined, { hint: "The claim 'sub' from the client_assertion JSON Web Token is undefined." });
   }
-  const client = unusableClientId(claimedId) ? undefined : await getClient(deps.db, claimedId);
+  const client = unusableClientId(claimedId) ? undefined : await getClientGrouped(deps.db, claimedId);
   if (!client) throw invalidClient();
   if (client.tokenEndpointAuthMethod !== "private_key_jwt") throw methodMismatch(client, "private_key_jwt");
   const expectedAlg = effectiveTokenEndpointAuthSigningAlg(client);

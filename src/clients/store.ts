@@ -5,6 +5,7 @@
  */
 import { and, asc, count, eq, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../storage/db.ts";
+import { GroupRead, textArrayLiteral } from "../storage/group-read.ts";
 import { prepared } from "../storage/prepared.ts";
 import { oauth2Clients } from "../storage/schema/clients.ts";
 import {
@@ -138,6 +139,47 @@ const clientById = (db: Db) =>
 export async function getClient(db: Db, id: string): Promise<StoredClient | undefined> {
   if (unstorable(id)) return undefined;
   const [row] = await clientById(db).execute({ id });
+  return row ? toClient(row) : undefined;
+}
+
+/** Clients by id, many in one statement (the group read below). */
+const clientsByIds = (db: Db) =>
+  prepared(db, "clients_by_ids", (d) =>
+    d
+      .select()
+      .from(oauth2Clients)
+      .where(sql`${oauth2Clients.id} = any(${sql.placeholder("ids")}::text::text[])`)
+      .prepare("clients_by_ids"),
+  );
+
+/** Keys per statement and statements at once (each holds a pool connection), as the token group commit. */
+export const clientGroupRead = { maxBatch: 64, maxInFlight: 2 };
+
+const clientReads = new WeakMap<Db, GroupRead<string, Row>>();
+
+/** The group read of clients by id on `db` (the pool, never a transaction). */
+export function clientRead(db: Db): GroupRead<string, Row> {
+  let group = clientReads.get(db);
+  if (!group) {
+    group = new GroupRead<string, Row>({
+      readMany: (ids) => clientsByIds(db).execute({ ids: textArrayLiteral(ids) }),
+      readOne: async (id) => (await clientById(db).execute({ id }))[0],
+      keyOf: (row) => row.id,
+      ...clientGroupRead,
+    });
+    clientReads.set(db, group);
+  }
+  return group;
+}
+
+/**
+ * getClient on the pool (never a transaction: it would not see the transaction's own writes),
+ * sharing one statement with the reads of concurrent requests (every token request reads its
+ * client; storage/group-read.ts). Sees at least what was committed before it was called.
+ */
+export async function getClientGrouped(db: Db, id: string): Promise<StoredClient | undefined> {
+  if (unstorable(id)) return undefined;
+  const row = await clientRead(db).read(id);
   return row ? toClient(row) : undefined;
 }
 

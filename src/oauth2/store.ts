@@ -9,6 +9,7 @@ import { toClient } from "../clients/store.ts";
 import type { StoredClient } from "../clients/types.ts";
 import { isDatabaseUnavailable, type Db } from "../storage/db.ts";
 import { GroupCommit } from "../storage/group-commit.ts";
+import { GroupRead, textArrayLiteral } from "../storage/group-read.ts";
 import { prepared, preparedSql } from "../storage/prepared.ts";
 import { accessTokens, authorizationCodes, oauth2Clients, refreshTokens } from "../storage/schema/index.ts";
 
@@ -203,6 +204,86 @@ const accessWithClientBySignature = (db: Db) =>
       .limit(1)
       .prepare("access_token_with_client_by_signature"),
   );
+
+/** Access tokens (alone, and with their client) by signature, many in one statement (the group reads below). */
+const accessBySignatures = (db: Db) =>
+  prepared(db, "access_tokens_by_signatures", (d) =>
+    d
+      .select()
+      .from(accessTokens)
+      .where(sql`${accessTokens.signature} = any(${p("signatures")}::text::text[])`)
+      .prepare("access_tokens_by_signatures"),
+  );
+const accessWithClientBySignatures = (db: Db) =>
+  prepared(db, "access_tokens_with_client_by_signatures", (d) =>
+    d
+      .select({ token: accessTokens, client: oauth2Clients })
+      .from(accessTokens)
+      .leftJoin(oauth2Clients, eq(oauth2Clients.id, accessTokens.clientId))
+      .where(sql`${accessTokens.signature} = any(${p("signatures")}::text::text[])`)
+      .prepare("access_tokens_with_client_by_signatures"),
+  );
+
+type AccessWithClientRow = { token: AccessRow; client: typeof oauth2Clients.$inferSelect | null };
+
+/** Keys per statement and statements at once (each holds a pool connection), as the group commit. */
+export const accessTokenGroupRead = { maxBatch: 64, maxInFlight: 2 };
+
+const accessReads = new WeakMap<Db, GroupRead<string, AccessRow>>();
+const accessWithClientReads = new WeakMap<Db, GroupRead<string, AccessWithClientRow>>();
+
+/** The group read of access tokens by signature on `db` (the pool, never a transaction). */
+export function accessTokenRead(db: Db): GroupRead<string, AccessRow> {
+  let group = accessReads.get(db);
+  if (!group) {
+    group = new GroupRead<string, AccessRow>({
+      readMany: (signatures) => accessBySignatures(db).execute({ signatures: textArrayLiteral(signatures) }),
+      readOne: async (signature) => (await accessBySignature(db).execute({ signature }))[0],
+      keyOf: (row) => row.signature,
+      ...accessTokenGroupRead,
+    });
+    accessReads.set(db, group);
+  }
+  return group;
+}
+
+/** The group read of access tokens with their client by signature on `db` (the pool, never a transaction). */
+export function accessTokenWithClientRead(db: Db): GroupRead<string, AccessWithClientRow> {
+  let group = accessWithClientReads.get(db);
+  if (!group) {
+    group = new GroupRead<string, AccessWithClientRow>({
+      readMany: (signatures) => accessWithClientBySignatures(db).execute({ signatures: textArrayLiteral(signatures) }),
+      readOne: async (signature) => (await accessWithClientBySignature(db).execute({ signature }))[0],
+      keyOf: (row) => row.token.signature,
+      ...accessTokenGroupRead,
+    });
+    accessWithClientReads.set(db, group);
+  }
+  return group;
+}
+
+/** PostgreSQL text cannot hold NUL (the driver fails the statement, and with it a whole batch): no row has one. */
+function unstorable(key: string): boolean {
+  return key.includes("\0");
+}
+
+/**
+ * getAccessToken on the pool (never a transaction), sharing one statement with the reads of
+ * concurrent requests (introspection; storage/group-read.ts). Sees at least what was committed
+ * before it was called.
+ */
+export async function getAccessTokenGrouped(db: Db, signature: string): Promise<TokenRecord | undefined> {
+  if (unstorable(signature)) return undefined;
+  const row = await accessTokenRead(db).read(signature);
+  return row ? toRecord(row) : undefined;
+}
+
+/** getAccessTokenWithClient on the pool (never a transaction), grouped as getAccessTokenGrouped (userinfo). */
+export async function getAccessTokenWithClientGrouped(db: Db, signature: string): Promise<{ record: TokenRecord; client: StoredClient | undefined } | undefined> {
+  if (unstorable(signature)) return undefined;
+  const row = await accessTokenWithClientRead(db).read(signature);
+  return row ? { record: toRecord(row.token), client: row.client ? toClient(row.client) : undefined } : undefined;
+}
 
 export async function getRefreshToken(db: Db, signature: string): Promise<RefreshTokenRecord | undefined> {
   const [row] = await refreshBySignature(db).execute({ signature });

@@ -20,8 +20,8 @@ import type { TokenResponse } from "./grants/types.ts";
 import { generateOpaqueToken, opaqueTokenSignature } from "./opaque-token.ts";
 import type { StoredClient } from "../clients/types.ts";
 import {
-  getAccessToken,
-  getAccessTokenWithClient,
+  getAccessTokenGrouped,
+  getAccessTokenWithClientGrouped,
   getRefreshToken,
   insertAccessToken,
   insertAccessTokenGrouped,
@@ -292,7 +292,7 @@ export async function findToken(deps: TokenDeps, token: string, options: { verif
     const record = await getRefreshToken(deps.db, key.signature);
     return record ? { use: "refresh_token", record } : undefined;
   }
-  const record = await getAccessToken(deps.db, key.signature);
+  const record = await getAccessTokenGrouped(deps.db, key.signature);
   return record ? { use: "access_token", record } : undefined;
 }
 
@@ -307,7 +307,7 @@ export async function findTokenWithClient(deps: TokenDeps, token: string): Promi
     const record = await getRefreshToken(deps.db, key.signature);
     return record ? { found: { use: "refresh_token", record }, client: undefined } : undefined;
   }
-  const row = await getAccessTokenWithClient(deps.db, key.signature);
+  const row = await getAccessTokenWithClientGrouped(deps.db, key.signature);
   return row ? { found: { use: "access_token", record: row.record }, client: row.client } : undefined;
 }
 
