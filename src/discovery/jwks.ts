@@ -7,7 +7,7 @@
 import type { Deps } from "../deps.ts";
 import { jwksMaxAgeSeconds } from "../keys/defaults.ts";
 import { currentPublishedKeys, type PublishedKeys } from "../keys/published.ts";
-import type { Handler } from "../server/http.ts";
+import { jsonHeaders, type Handler } from "../server/http.ts";
 
 export { wellKnownKeySets } from "../keys/published.ts";
 
@@ -17,8 +17,13 @@ export { wellKnownKeySets } from "../keys/published.ts";
  * relying party from verifying ID tokens.
  */
 export function wellKnown(deps: Deps): Handler {
-  const headers = { "Content-Type": "application/json; charset=utf-8", "Cache-Control": `public, max-age=${jwksMaxAgeSeconds}` };
-  const respond = (published: PublishedKeys) => new Response(published.jwks, { status: 200, headers });
+  const headers = jsonHeaders({ "Cache-Control": `public, max-age=${jwksMaxAgeSeconds}` });
+  // A Blob is shared by every Response as is; a Uint8Array body is copied each time.
+  let body: { jwks: Uint8Array; blob: Blob } | undefined;
+  const respond = (published: PublishedKeys) => {
+    if (body?.jwks !== published.jwks) body = { jwks: published.jwks, blob: new Blob([published.jwks]) };
+    return new Response(body.blob, { status: 200, headers });
+  };
   return () => {
     const published = currentPublishedKeys(deps);
     return published instanceof Promise ? published.then(respond) : respond(published);

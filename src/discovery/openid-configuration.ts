@@ -11,7 +11,7 @@ import { grantHandlers } from "../oauth2/grants/index.ts";
 import { codeChallengeMethods } from "../oauth2/pkce.ts";
 import { requestObjectSigningAlgs } from "../oauth2/request-object.ts";
 import { responseModes } from "../oauth2/response-modes.ts";
-import { preserialized, type Handler } from "../server/http.ts";
+import { jsonHeaders, preserialized, type Handler } from "../server/http.ts";
 
 /**
  * What the server can do right now; every *_supported list is built from this, so the
@@ -172,7 +172,7 @@ export function buildOpenIdConfiguration(config: Config, can: Capabilities = cur
  * text is serialised once per algorithm seen and served as is. Clients may cache it for five minutes.
  */
 export function discoverOpenIDConfiguration(deps: Deps): Handler {
-  const headers = { "Cache-Control": "public, max-age=300" };
+  const headers = jsonHeaders({ "Cache-Control": "public, max-age=300" });
   let built: { alg: string | undefined; text: string } | undefined;
   const respond = ({ idTokenAlg }: PublishedKeys) => {
     // Unreadable keys (idTokenAlg undefined) are reported by /health/ready; the document then falls back to the configured algorithm.

@@ -20,6 +20,13 @@ const escape = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').repl
 
 export function createMetrics(): Metrics {
   const series = new Map<string, Series & { labels: string }>();
+  // listener → route → method → status: per request only lookups; the label text is escaped once per series.
+  const index = new Map<string, Map<string, Map<string, Map<number, Series>>>>();
+  const child = <K, V>(map: Map<K, V>, key: K, make: () => V): V => {
+    let v = map.get(key);
+    if (v === undefined) map.set(key, (v = make()));
+    return v;
+  };
   let inFlight = 0;
   const backchannel = { ok: 0, error: 0 };
   const startedAt = Date.now() / 1000;
@@ -29,9 +36,13 @@ export function createMetrics(): Metrics {
     },
     requestFinished(listener, method, route, status, seconds) {
       inFlight--;
-      const labels = `listener="${escape(listener)}",method="${escape(method)}",route="${escape(route)}",status="${status}"`;
-      let s = series.get(labels);
-      if (!s) series.set(labels, (s = { labels, count: 0, sum: 0, buckets: buckets.map(() => 0) }));
+      const byStatus = child(child(child(index, listener, () => new Map()), route, () => new Map()), method, () => new Map());
+      let s = byStatus.get(status);
+      if (!s) {
+        const labels = `listener="${escape(listener)}",method="${escape(method)}",route="${escape(route)}",status="${status}"`;
+        s = child(series, labels, () => ({ labels, count: 0, sum: 0, buckets: buckets.map(() => 0) }));
+        byStatus.set(status, s);
+      }
       s.count++;
       s.sum += seconds;
       for (let i = 0; i < buckets.length; i++) if (seconds <= buckets[i]!) s.buckets[i]!++;

@@ -27,9 +27,19 @@ export function json(body: unknown, status = 200, headers: Record<string, string
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": jsonType, ...headers } });
 }
 
+/**
+ * Headers for preserialized responses, built once: Bun copies a Headers instance into a
+ * Response faster than it converts a plain object, and each Response gets its own copy.
+ */
+export function jsonHeaders(headers: Record<string, string> = {}): Headers {
+  return new Headers({ "Content-Type": jsonType, ...headers });
+}
+
+const plainJsonHeaders = jsonHeaders();
+
 /** For bodies built once and served many times (discovery, health). */
-export function preserialized(text: string, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(text, { status, headers: { "Content-Type": jsonType, ...headers } });
+export function preserialized(text: string, status = 200, headers: Headers = plainJsonHeaders): Response {
+  return new Response(text, { status, headers });
 }
 
 export function noStore(res: Response): Response {

@@ -3,6 +3,7 @@
  * request id → TLS-termination guard → CORS → handler → error renderer → access log + metrics.
  */
 import type { BunRequest, Server } from "bun";
+import { LogLevels } from "consola";
 import type { Deps } from "../deps.ts";
 import { methodNotAllowed, notFound, OAuthError } from "../errors.ts";
 import { inRanges, parseCidr, type Cidr } from "../lib/cidr.ts";
@@ -76,12 +77,14 @@ export function buildRoutes(table: RouteTable, deps: Deps, policy: ListenerPolic
 
   /** Guard → CORS → handler; every failure becomes the renderer's response. */
   const respond = async (req: BunRequest, server: Server<undefined>, route: string, handler: Handler | undefined, requestId: string) => {
-    const ip = policy.unix ? undefined : server.requestIP(req)?.address;
+    // The peer address costs a native call per request; only the guard needs it, so handlers read it on demand.
+    const peer = () => (policy.unix ? undefined : server.requestIP(req)?.address);
     let res: Response;
     let corsHeaders: Record<string, string> | undefined;
     try {
       // Matched on the route template, not the raw path, so no spelling of a path can reach the exemption.
       if (guard && !guardExempt.has(route)) {
+        const ip = peer();
         if (!inRanges(ip, ranges)) {
           throw new OAuthError("insecure_transport", 502, "Can not serve request over insecure http.", {
             hint: `Plain HTTP is accepted only from a TLS-terminating proxy in serve.tls.allow_termination_from; the peer ${ip ?? "(unknown)"} is not in it.`,
@@ -100,7 +103,16 @@ export function buildRoutes(table: RouteTable, deps: Deps, policy: ListenerPolic
       } else {
         corsHeaders = cors;
         if (!handler) throw route === unmatched ? notFound() : methodNotAllowed(undefined, { headers: { Allow: allowed.get(route) ?? "" } });
-        const cx: Cx = { deps, requestId, log, ip, route, server };
+        const cx: Cx = {
+          deps,
+          requestId,
+          log,
+          get ip() {
+            return peer();
+          },
+          route,
+          server,
+        };
         const out: unknown = await handler(req, cx);
         if (!(out instanceof Response)) throw new TypeError(`the handler of ${req.method} ${route} returned ${typeof out}, not a Response`);
         res = out;
@@ -136,7 +148,8 @@ export function buildRoutes(table: RouteTable, deps: Deps, policy: ListenerPolic
       const status = res?.status ?? 500;
       const seconds = (performance.now() - started) / 1000;
       deps.metrics.requestFinished(policy.name, req.method, route, status, seconds);
-      if (accessLogHealth || !route.startsWith("/health/")) {
+      // Checked here, as consola would, so that a level that drops the line does not build it.
+      if (log.level >= LogLevels.info && (accessLogHealth || !route.startsWith("/health/"))) {
         // Route template only: paths and queries can carry codes, tokens and ids.
         log.info("request", {
           method: req.method,
