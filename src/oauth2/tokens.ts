@@ -165,7 +165,18 @@ export async function mintAccessToken(deps: TokenDeps, input: IssueAccessTokenIn
   } else {
     ({ token, signature } = generateOpaqueToken(config.secrets.system, "access_token", config.oauth2.token_prefix.access_token));
   }
-  const record: TokenRecord = {
+  const record = tokenRecord(config, input, signature, expiresAt);
+  return { issued: { token, signature, expiresAt, expiresIn: Math.max(0, expSeconds - Math.floor(input.now.getTime() / 1000)) }, record };
+}
+
+/** The row stored for an access or refresh token: what it was granted, and only its signature. */
+function tokenRecord(
+  config: Deps["config"],
+  input: Pick<IssueRefreshTokenInput, "requestId" | "client" | "subject" | "grantedScope" | "grantedAudience" | "session" | "now">,
+  signature: string,
+  expiresAt: Date | undefined,
+): TokenRecord {
+  return {
     signature,
     requestId: input.requestId,
     clientId: input.client.clientId,
@@ -176,7 +187,6 @@ export async function mintAccessToken(deps: TokenDeps, input: IssueAccessTokenIn
     expiresAt,
     session: encodeSession(config, input.session),
   };
-  return { issued: { token, signature, expiresAt, expiresIn: Math.max(0, expSeconds - Math.floor(input.now.getTime() / 1000)) }, record };
 }
 
 export interface IssueRefreshTokenInput {
@@ -216,17 +226,7 @@ export function mintRefreshToken(deps: Pick<Deps, "config">, input: IssueRefresh
   const { token, signature } = generateOpaqueToken(config.secrets.system, "refresh_token", config.oauth2.token_prefix.refresh_token);
   const lifespanMs = effectiveLifespanMs(input.client, input.grantType, "refresh_token", config.ttl.refresh_token);
   const expiresAt = lifespanMs < 0 ? undefined : new Date(input.now.getTime() + lifespanMs);
-  const record: TokenRecord = {
-    signature,
-    requestId: input.requestId,
-    clientId: input.client.clientId,
-    subject: input.subject,
-    grantedScope: [...input.grantedScope],
-    grantedAudience: [...input.grantedAudience],
-    requestedAt: input.now,
-    expiresAt,
-    session: encodeSession(config, input.session),
-  };
+  const record = tokenRecord(config, input, signature, expiresAt);
   return { issued: { token, signature, expiresAt }, record };
 }
 
