@@ -92,7 +92,7 @@ export function databaseKind(dsn: string): DatabaseKind {
 /** A DSN without its password, for logs and errors. */
 export function redactDsn(dsn: string): string {
   try {
-    const u = new URL(dsn);
+    const u = dsnUrl(dsn);
     if (u.password) u.password = "***";
     return u.toString();
   } catch {
@@ -103,8 +103,17 @@ export function redactDsn(dsn: string): string {
 /** Hydra's sqlcon DSN parameters; postgres.js would send unknown ones to the server. */
 const hydraDsnParams = ["max_conns", "max_idle_conns", "max_conn_lifetime", "max_conn_idle_time"];
 
-export function parsePostgresDsn(dsn: string): { url: string; max: number; maxLifetimeSeconds?: number; idleTimeoutSeconds?: number } {
-  const u = new URL(dsn);
+/**
+ * A DSN as a URL. libpq and pgx (Hydra) also accept an empty host (`postgres:///db`,
+ * `postgres://user@/db`), which WHATWG URLs refuse: it means the default socket, read here
+ * as localhost unless a `host=` parameter names a socket directory.
+ */
+function dsnUrl(dsn: string): URL {
+  return new URL(dsn.replace(/^(postgres(?:ql)?:\/\/(?:[^/@?#]*@)?)(?=[/?#]|$)/, "$1localhost"));
+}
+
+export function parsePostgresDsn(dsn: string): { url: string; max: number; maxLifetimeSeconds?: number; idleTimeoutSeconds?: number; socketPath?: string } {
+  const u = dsnUrl(dsn);
   const get = (k: string) => u.searchParams.get(k) ?? undefined;
   const seconds = (v: string | undefined) => {
     if (!v) return undefined;
@@ -120,7 +129,19 @@ export function parsePostgresDsn(dsn: string): { url: string; max: number; maxLi
     idleTimeoutSeconds: seconds(get("max_conn_idle_time")),
   };
   for (const k of hydraDsnParams) u.searchParams.delete(k);
-  return { url: u.toString(), ...out };
+  // A Unix socket, as pgx (Hydra) and libpq take it: a directory in `host=/dir`, or percent-encoded
+  // as the host (`postgres://user@%2Fvar%2Frun%2Fpostgresql/db`). postgres.js wants the socket file.
+  const hostParam = get("host");
+  u.searchParams.delete("host");
+  const encodedHost = decodeURIComponent(u.hostname);
+  const socketDir = hostParam ?? (encodedHost.startsWith("/") ? encodedHost : undefined);
+  let socketPath: string | undefined;
+  if (socketDir !== undefined) {
+    if (!socketDir.startsWith("/")) throw new DatabaseError(`dsn: host parameter must be a Unix socket directory (an absolute path), got "${socketDir}"`);
+    socketPath = `${socketDir.replace(/\/+$/, "")}/.s.PGSQL.${u.port || "5432"}`;
+    if (encodedHost.startsWith("/")) u.hostname = "localhost";
+  }
+  return { url: u.toString(), ...out, ...(socketPath ? { socketPath } : {}) };
 }
 
 export interface OpenOptions {
@@ -181,6 +202,7 @@ async function openPostgres(dsn: string, { log, connectTimeoutMs = 30_000 }: Ope
   const parsed = parsePostgresDsn(dsn);
   const applicationName = `gatehouse:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
   const client = postgres(parsed.url, {
+    ...(parsed.socketPath ? { path: parsed.socketPath } : {}),
     max: parsed.max,
     max_lifetime: parsed.maxLifetimeSeconds ?? null,
     idle_timeout: parsed.idleTimeoutSeconds ?? 0,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -39,6 +39,33 @@ describe("DSN handling", () => {
     expect(parsed.maxLifetimeSeconds).toBe(300);
     expect(parsed.url).toBe("postgres://u:p@127.0.0.1:5432/db?sslmode=disable");
     expect(() => parsePostgresDsn("postgres://h/db?max_conns=lots")).toThrow(/max_conns must be a positive integer/);
+  });
+
+  test("Unix sockets as Hydra's pgx and libpq write them: host=/dir, a percent-encoded host, an empty host", () => {
+    const viaParam = parsePostgresDsn("postgres://u:p@localhost:5433/db?host=/var/run/postgresql/&sslmode=disable&max_conns=3");
+    expect(viaParam.socketPath).toBe("/var/run/postgresql/.s.PGSQL.5433");
+    expect(viaParam.url).toBe("postgres://u:p@localhost:5433/db?sslmode=disable");
+    expect(viaParam.max).toBe(3);
+    expect(parsePostgresDsn("postgres:///db?host=/tmp").socketPath).toBe("/tmp/.s.PGSQL.5432");
+    expect(parsePostgresDsn("postgres://u@/db?host=/tmp")).toMatchObject({ url: "postgres://u@localhost/db", socketPath: "/tmp/.s.PGSQL.5432" });
+    expect(parsePostgresDsn("postgresql://u@%2Fvar%2Frun%2Fpostgresql/db")).toMatchObject({ url: "postgresql://u@localhost/db", socketPath: "/var/run/postgresql/.s.PGSQL.5432" });
+    // An empty host without a socket directory is localhost over TCP, as libpq falls back to.
+    expect(parsePostgresDsn("postgres:///db")).toMatchObject({ url: "postgres://localhost/db" });
+    expect(parsePostgresDsn("postgres://u@h/db").socketPath).toBeUndefined();
+    expect(() => parsePostgresDsn("postgres://u@h/db?host=relative/dir")).toThrow(/Unix socket directory/);
+    expect(redactDsn("postgres://u:hunter2hunter2@/db?host=/tmp")).toBe("postgres://u:***@localhost/db?host=/tmp");
+  });
+
+  test.skipIf(!existsSync("/var/run/postgresql/.s.PGSQL.5432"))("a server is reached through its Unix socket", async () => {
+    const name = new URL(pg.dsn).pathname.slice(1);
+    const handle = await openDatabase({ dsn: `postgres://postgres@/${name}?host=/var/run/postgresql`, database: embeddedConfig(dir).database }, { log: quietLog });
+    try {
+      // inet_server_addr() is null on a Unix-socket connection.
+      const rows = rowsOf<{ addr: string | null; db: string }>(await handle.db.execute(sql`select inet_server_addr()::text as addr, current_database() as db`));
+      expect(rows[0]).toEqual({ addr: null, db: name });
+    } finally {
+      await handle.close();
+    }
   });
 
   test("passwords never appear in descriptions", () => {
