@@ -7,16 +7,26 @@
  * BENCH_NO_PROFILE=1 runs the same without the profiler (A/B numbers); BENCH_GATEHOUSE_MAIN=path
  * runs another checkout's src/main.ts.
  *
- * Workloads: W1 (client_credentials, opaque), W2 (JWT), W3 (introspection), W6a, W6b, W8a, W8b.
+ * Workloads: W1 (client_credentials, opaque), W2 (JWT), W3 (introspection), W4 (complete code
+ * flows, bench/load/flows.ts), W5 (refresh rotation), W6a, W6b, W8a, W8b.
  */
-import { mkdirSync, readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { migrate, repoRoot, seedGatehouse, startGatehouse } from "./lib/gatehouse.ts";
+import type { FlowsConfig, FlowsResult } from "./load/flows.ts";
+import { appScope, migrate, redirectUri, repoRoot, seedGatehouse, startGatehouse } from "./lib/gatehouse.ts";
 import { createDatabase, dropDatabase } from "./lib/pg.ts";
-import { killAllNow, stopAll, stopManaged } from "./lib/processes.ts";
+import { killAllNow, runCommand, stopAll, stopManaged } from "./lib/processes.ts";
 import { ensureWrk, runWrk } from "./lib/wrk.ts";
 
 const workload = process.argv[2] ?? "W1";
+
+/** CPU seconds (user + system) a process has used so far; per operation it stays comparable on a shared CPU. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+const perOp = (cpu: number, ops: number) => `server CPU ${((cpu * 1000) / Math.max(1, ops)).toFixed(3)} ms/op`;
 const seconds = Number(process.argv[3] ?? 10);
 const dir = join(repoRoot, ".bench", "profiles", `${workload}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
 mkdirSync(dir, { recursive: true });
@@ -31,7 +41,7 @@ const db = await createDatabase("profile");
 try {
   await migrate(db.dsn);
   const g = await startGatehouse({
-    dsn: db.dsn,
+    dsn: process.env.BENCH_PG_SOCKET ? `${db.dsn}?host=/var/run/postgresql` : db.dsn,
     accessTokens: workload === "W2" ? "jwt" : "opaque",
     secret,
     logFile: join(dir, "gatehouse.log"),
@@ -58,13 +68,33 @@ try {
       W8a: { url: `${g.adminUrl}/clients/bench-app`, method: "GET" },
       W8b: { url: `${g.adminUrl}/clients`, method: "GET" },
     } as const;
+    if (workload === "W4" || workload === "W5") {
+      // The multi-step workloads: the same flow generator as bench/run.ts, in its own process.
+      const flows = async (mode: FlowsConfig["mode"], durationMs: number, extra: Partial<FlowsConfig> = {}) => {
+        const cfg: FlowsConfig = { target: "gatehouse", mode, publicUrl: g.publicUrl, adminUrl: g.adminUrl, clientId: "bench-app", clientSecret: secretOf("bench-app"), redirectUri, scope: appScope, concurrency: 32, warmupMs: 0, durationMs, ...extra };
+        const out = await runCommand([process.execPath, join(import.meta.dir, "load", "flows.ts"), JSON.stringify(cfg)], { cwd: repoRoot, timeoutMs: durationMs + 120_000 });
+        const last = out.stdout.trim().split("\n").pop() ?? "";
+        if (out.code !== 0 || !last.startsWith("{")) throw new Error(`flow generator failed: ${out.stdout.slice(0, 1000)}${out.stderr.slice(0, 1000)}`);
+        return JSON.parse(last) as FlowsResult;
+      };
+      const mode = workload === "W4" ? "flow" : "refresh";
+      await flows(mode, 3000);
+      const cpu0 = cpuSeconds(g.managed.pid);
+      const r = await flows(mode, seconds * 1000);
+      // Includes the generator's start-up (idle for the server); ops are those in the window.
+      const cpu = cpuSeconds(g.managed.pid) - cpu0;
+      console.log(`${workload}: ${Math.round(r.opsPerS)} ops/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, errors ${r.errors}, ${perOp(cpu, r.ops)}${process.env.BENCH_NO_PROFILE ? "" : " (under the profiler)"}`);
+    } else {
     const spec = specs[workload as keyof typeof specs];
     if (!spec) throw new Error(`unknown workload ${workload}; one of ${Object.keys(specs).join(", ")}`);
     const wrkSpec = { ...spec, tokens: "tokens" in spec && spec.tokens ? [...spec.tokens] : undefined, headers: "headers" in spec ? [...spec.headers] : undefined, connections: 32 };
     // A warm-up as in bench/run.ts (JIT, the secret verification cache, the pool).
     await runWrk(wrk, { ...wrkSpec, durationS: 3 }, join(dir, "tokens.txt"));
+    const cpu0 = cpuSeconds(g.managed.pid);
     const m = await runWrk(wrk, { ...wrkSpec, durationS: seconds }, join(dir, "tokens.txt"));
-    console.log(`${workload}: ${Math.round(m.rps)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, errors ${m.errors}${process.env.BENCH_NO_PROFILE ? "" : " (under the profiler)"}`);
+    const cpu = cpuSeconds(g.managed.pid) - cpu0;
+    console.log(`${workload}: ${Math.round(m.rps)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, errors ${m.errors}, ${perOp(cpu, m.requests)}${process.env.BENCH_NO_PROFILE ? "" : " (under the profiler)"}`);
+    }
   } finally {
     await stopManaged(g.managed, 20_000);
   }
