@@ -6,8 +6,8 @@
  * gatehouse_backchannel_logout_total and failures logged, without the token.
  */
 import { randomUUID } from "node:crypto";
-import { SignJWT } from "jose";
 import type { Deps } from "../deps.ts";
+import { signJwt } from "../keys/jws.ts";
 import { signingKey } from "../keys/signing.ts";
 import { idTokenSet } from "../keys/types.ts";
 import { outboundFetch, outboundPolicy } from "../lib/outbound.ts";
@@ -42,7 +42,7 @@ export interface BackchannelTarget {
 export async function buildLogoutToken(deps: Pick<Deps, "config" | "db" | "clock">, target: BackchannelTarget, now: Date): Promise<string> {
   const key = await signingKey(deps, idTokenSet);
   const iat = Math.floor(now.getTime() / 1000);
-  return new SignJWT({
+  return signJwt(key, "logout+jwt", {
     iss: deps.config.urls.self.issuer,
     aud: [target.clientId],
     iat,
@@ -51,9 +51,7 @@ export async function buildLogoutToken(deps: Pick<Deps, "config" | "db" | "clock
     sub: target.subject,
     sid: target.sid,
     events: { [backchannelLogoutEvent]: {} },
-  })
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "logout+jwt" })
-    .sign(key.key);
+  });
 }
 
 interface Job {

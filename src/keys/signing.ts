@@ -7,6 +7,7 @@ import type { Deps } from "../deps.ts";
 import { serverError } from "../errors.ts";
 import { signingKeyCacheMs } from "./defaults.ts";
 import { isAsymmetricSigningAlg, publicKid } from "./keystore.ts";
+import { createRsaSigner, isRsaPkcs1Alg, type RsaSigner } from "./openssl-rsa.ts";
 import { openKeySet } from "./store.ts";
 
 export interface SigningKey {
@@ -14,7 +15,10 @@ export interface SigningKey {
   /** The kid to put in the JWS header: the public key's, as published in jwks.json. */
   kid: string;
   alg: string;
+  /** For jose (the fallback, and every alg but RS256/384/512). */
   key: CryptoKey;
+  /** OpenSSL's signer for RS256/384/512 when available; signJwt (jws.ts) prefers it. */
+  rsa?: RsaSigner;
 }
 
 interface Entry {
@@ -22,7 +26,7 @@ interface Entry {
   value: Promise<SigningKey>;
 }
 
-type SigningDeps = Pick<Deps, "db" | "config" | "clock">;
+type SigningDeps = Pick<Deps, "db" | "config" | "clock"> & Partial<Pick<Deps, "log">>;
 
 /**
  * One cache per Deps (a WeakMap, not a module-level map of keys), so two servers in one
@@ -43,7 +47,7 @@ export function forgetSigningKey(deps: SigningDeps, setId: string): void {
 }
 
 /**
- * The newest private signature key of a set, imported for jose's SignJWT.
+ * The newest private signature key of a set, ready for signJwt (jws.ts).
  * Fails with server_error when the set has none or its newest keys cannot be decrypted.
  */
 export function signingKey(deps: SigningDeps, setId: string): Promise<SigningKey> {
@@ -70,6 +74,9 @@ async function loadSigningKey(deps: SigningDeps, setId: string): Promise<Signing
   }
   const newest = keys.find((k) => k.use === "sig" && isAsymmetricSigningAlg(k.alg) && k.jwk.d !== undefined);
   if (!newest) throw serverError(undefined, { debug: `key set "${setId}" has no private signature key` });
-  const key = (await importJWK({ ...newest.jwk, use: undefined, key_ops: undefined }, newest.alg)) as CryptoKey;
-  return { setId, kid: publicKid(newest.kid), alg: newest.alg, key };
+  const jwk = { ...newest.jwk, use: undefined, key_ops: undefined };
+  const key = (await importJWK(jwk, newest.alg)) as CryptoKey;
+  // Loaded once per cache entry; its native key is freed when the entry is no longer referenced.
+  const rsa = isRsaPkcs1Alg(newest.alg) ? createRsaSigner(jwk, newest.alg, deps.log) : undefined;
+  return { setId, kid: publicKid(newest.kid), alg: newest.alg, key, ...(rsa ? { rsa } : {}) };
 }

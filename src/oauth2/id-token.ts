@@ -7,10 +7,11 @@
  * session.id_token claims, which can never replace these.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { SignJWT, type JWTPayload } from "jose";
+import type { JWTPayload } from "jose";
 import { effectiveLifespanMs } from "../clients/lifespans.ts";
 import type { OAuth2Client } from "../clients/types.ts";
 import type { Deps } from "../deps.ts";
+import { signJwt } from "../keys/jws.ts";
 import { signingKey } from "../keys/signing.ts";
 import { idTokenSet } from "../keys/types.ts";
 
@@ -127,6 +128,6 @@ export async function buildIdToken(deps: Pick<Deps, "config" | "db" | "clock">, 
   if (input.accessToken) claims.at_hash = leftHalfHash(key.alg, input.accessToken);
   if (input.code) claims.c_hash = leftHalfHash(key.alg, input.code);
 
-  const token = await new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT" }).sign(key.key);
+  const token = await signJwt(key, "JWT", claims);
   return { token, claims, expiresAt: new Date(exp * 1000) };
 }

@@ -6,11 +6,12 @@
  * hex(SHA-384(signature part)) of a JWT (Hydra's key), so a database dump holds no token.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { compactVerify, createLocalJWKSet, decodeProtectedHeader, SignJWT, type JWTPayload } from "jose";
+import { compactVerify, createLocalJWKSet, decodeProtectedHeader, type JWTPayload } from "jose";
 import { effectiveLifespanMs, type LifespanGrant } from "../clients/lifespans.ts";
 import type { OAuth2Client } from "../clients/types.ts";
 import type { Deps } from "../deps.ts";
 import { seal, unseal } from "../lib/crypto.ts";
+import { signJwt } from "../keys/jws.ts";
 import { signingKey, type SigningKey } from "../keys/signing.ts";
 import { publishedKeys } from "../keys/store.ts";
 import { accessTokenSet } from "../keys/types.ts";
@@ -263,7 +264,7 @@ async function signJwtAccessToken(deps: TokenDeps, input: IssueAccessTokenInput,
     ext: input.session.ext,
   };
   const key = input.jwtKey ?? (await signingKey(deps, accessTokenSet));
-  return new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "at+jwt" }).sign(key.key);
+  return signJwt(key, "at+jwt", payload);
 }
 
 /** Hydra's row key of a JWT access token: hex(SHA-384(signature part)). */

@@ -12,9 +12,9 @@
  * sending it there is told so (400 invalid_request) rather than ignored.
  */
 import { randomUUID } from "node:crypto";
-import { SignJWT } from "jose";
 import type { Deps } from "../deps.ts";
 import { OAuthError, serverError } from "../errors.ts";
+import { signJwt } from "../keys/jws.ts";
 import { signingKey } from "../keys/signing.ts";
 import { idTokenSet } from "../keys/types.ts";
 import { json, noStore, type Handler } from "../server/http.ts";
@@ -113,9 +113,7 @@ export function userinfo(deps: Deps): Handler {
           debug: `client ${client.clientId} wants RS256-signed userinfo, but the newest key of ${idTokenSet} is ${key.alg}; add an RS256 key to that set or change the client`,
         });
       }
-      const jwt = await new SignJWT({ ...claims, jti: randomUUID(), iat: Math.floor(deps.clock.now().getTime() / 1000) })
-        .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT" })
-        .sign(key.key);
+      const jwt = await signJwt(key, "JWT", { ...claims, jti: randomUUID(), iat: Math.floor(deps.clock.now().getTime() / 1000) });
       return noStore(new Response(jwt, { status: 200, headers: { "Content-Type": "application/jwt" } }));
     }
     return noStore(json(claims));
