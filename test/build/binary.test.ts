@@ -294,6 +294,39 @@ describe("embedded database", () => {
   }, 180_000);
 });
 
+test("RS256 JWTs from the binary verify against its jwks.json, signed through OpenSSL where libcrypto.so.3 is installed", async () => {
+  const cwd = join(work, "jwt");
+  mkdirSync(cwd);
+  const { env, publicPort, adminPort } = await tcpEnv({ DSN: "memory", STRATEGIES_ACCESS_TOKEN: "jwt", LOG_LEVEL: "debug" });
+  const run = spawnBinary(["serve", "all", "--dangerous-force-http"], { cwd, env, timeoutMs: 120_000 });
+  try {
+    await waitReady(run, () => get(`http://127.0.0.1:${publicPort}/health/ready`));
+    const created = await get(`http://127.0.0.1:${adminPort}/clients`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ client_id: "binary-jwt", client_secret: "binary-jwt-secret-0123456789", grant_types: ["client_credentials"], response_types: ["token"] }),
+    });
+    expect(created.status).toBe(201);
+    const res = await get(`http://127.0.0.1:${publicPort}/oauth2/token`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa("binary-jwt:binary-jwt-secret-0123456789")}` },
+      body: "grant_type=client_credentials",
+    });
+    const body = (await res.json()) as { access_token: string };
+    expect(res.status).toBe(200);
+    const { jwtVerify, createLocalJWKSet } = await import("jose");
+    const jwks = createLocalJWKSet(await (await get(`http://127.0.0.1:${publicPort}/.well-known/jwks.json`)).json());
+    const { payload, protectedHeader } = await jwtVerify(body.access_token, jwks);
+    expect(protectedHeader).toMatchObject({ alg: "RS256", typ: "at+jwt" });
+    expect(payload.client_id).toBe("binary-jwt");
+  } finally {
+    const out = await stop(run);
+    expect(out.code).toBe(0);
+    // bun:ffi must work inside `bun build --compile` output: the signer says which library it loaded.
+    if (existsSync("/usr/lib/x86_64-linux-gnu/libcrypto.so.3")) expect(`${out.stdout}${out.stderr}`).toContain("RSA signatures (RS256/384/512) via libcrypto.so.3");
+  }
+}, 180_000);
+
 test("a .env and a bunfig.toml beside the binary change nothing", async () => {
   const cwd = join(work, "stray");
   mkdirSync(cwd);
