@@ -49,6 +49,8 @@ function basicChallenge(deps: Pick<Deps, "config">): Record<string, string> {
 
 /** RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding. */
 function formDecode(text: string): string | undefined {
+  // Most ids and secrets need no decoding (generated secrets use neither character).
+  if (!text.includes("%") && !text.includes("+")) return text;
   try {
     return decodeURIComponent(text.replace(/\+/g, " "));
   } catch {

@@ -30,7 +30,7 @@
  * Unknown clients and clients without a secret are checked against a dummy hash of the same
  * algorithm and cost, so the time taken does not reveal whether a client id exists.
  */
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { Config } from "../config/schema.ts";
 import type { Deps } from "../deps.ts";
 import { constantTimeEqual, randomString } from "../lib/crypto.ts";
@@ -64,6 +64,8 @@ export function hashClientSecret(hashers: HasherConfig, secret: string): Promise
 /** The in-process verification cache; one per Deps (see secretCacheOf). */
 export class SecretVerificationCache {
   private readonly key = randomBytes(32);
+  /** HMAC state keyed with `key` once; tag() copies it (a cache hit is one tag per token request). */
+  private readonly keyed = new Bun.CryptoHasher("sha256", this.key);
   private readonly entries = new Map<string, string>();
   private dummyHash: Promise<string> | undefined;
   hits = 0;
@@ -80,7 +82,7 @@ export class SecretVerificationCache {
 
   tag(clientId: string, secretHash: string, presented: string): string {
     // Length prefixes keep (id, hash, secret) unambiguous: no two triples give the same input.
-    const h = createHmac("sha256", this.key);
+    const h = this.keyed.copy();
     for (const part of [clientId, secretHash]) h.update(`${Buffer.byteLength(part)}:`).update(part);
     return h.update(presented).digest("base64url");
   }

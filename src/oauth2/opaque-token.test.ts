@@ -24,3 +24,14 @@ test("a rotated secret still verifies tokens it signed", () => {
   const t = generateOpaqueToken([a], "refresh_token", "gth_rt_");
   expect(opaqueTokenSignature([b, a], "refresh_token", "gth_rt_", t.token)).toBe(t.signature);
 });
+
+test("frozen secret lists (the config's, signers kept) sign exactly as fresh lists do", () => {
+  const frozen = Object.freeze([a, b]);
+  const t = generateOpaqueToken(frozen, "access_token", "gth_at_");
+  expect(opaqueTokenSignature([a], "access_token", "gth_at_", t.token)).toBe(t.signature);
+  expect(opaqueTokenSignature(frozen, "access_token", "gth_at_", t.token)).toBe(t.signature);
+  expect(opaqueTokenSignature(frozen, "refresh_token", "gth_at_", t.token)).toBeUndefined();
+  const rotated = generateOpaqueToken([b], "access_token", "gth_at_");
+  expect(opaqueTokenSignature(frozen, "access_token", "gth_at_", rotated.token)).toBe(rotated.signature);
+  expect(opaqueTokenSignature(Object.freeze([a]), "access_token", "gth_at_", rotated.token)).toBeUndefined();
+});
