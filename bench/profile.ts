@@ -5,7 +5,8 @@
  * written to .bench/profiles/. Loopback only; stops everything and drops its database.
  *
  * BENCH_NO_PROFILE=1 runs the same without the profiler (A/B numbers); BENCH_GATEHOUSE_MAIN=path
- * runs another checkout's src/main.ts.
+ * runs another checkout's src/main.ts; BENCH_PREFILL_TOKENS=N first inserts N access-token rows (a long run's
+ * leftovers, random keys). Single-request workloads also print the PostgreSQL backends' CPU per op.
  *
  * Workloads: W1 (client_credentials, opaque), W2 (JWT), W3 (introspection), W4 (complete code
  * flows, bench/load/flows.ts), W5 (refresh rotation), W6a, W6b, W8a, W8b.
@@ -14,6 +15,7 @@ import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FlowsConfig, FlowsResult } from "./load/flows.ts";
 import { appScope, migrate, redirectUri, repoRoot, seedGatehouse, startGatehouse } from "./lib/gatehouse.ts";
+import postgres from "postgres";
 import { createDatabase, dropDatabase } from "./lib/pg.ts";
 import { killAllNow, runCommand, stopAll, stopManaged } from "./lib/processes.ts";
 import { ensureWrk, runWrk } from "./lib/wrk.ts";
@@ -27,6 +29,19 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 const perOp = (cpu: number, ops: number) => `server CPU ${((cpu * 1000) / Math.max(1, ops)).toFixed(3)} ms/op`;
+
+/** CPU seconds of the PostgreSQL backends serving one database (their titles name it). */
+function backendCpuSeconds(database: string): number {
+  let total = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(` ${database} `)) total += cpuSeconds(Number(pid));
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
 const seconds = Number(process.argv[3] ?? 10);
 const dir = join(repoRoot, ".bench", "profiles", `${workload}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
 mkdirSync(dir, { recursive: true });
@@ -40,6 +55,16 @@ const wrk = await ensureWrk(console.error);
 const db = await createDatabase("profile");
 try {
   await migrate(db.dsn);
+  // BENCH_PREFILL_TOKENS=N: N access-token rows first, as a long run leaves them (random keys).
+  const prefill = Number(process.env.BENCH_PREFILL_TOKENS ?? 0);
+  if (prefill > 0) {
+    const sql = postgres(db.dsn, { max: 1, onnotice: () => {} });
+    await sql`insert into oauth2_access_tokens (signature, request_id, client_id, subject, granted_scope, session, expires_at)
+      select md5(random()::text) || md5(g::text), gen_random_uuid()::text, 'bench-machine', 'bench-machine', 'read', repeat('x', 200), now() + interval '1 hour'
+      from generate_series(1, ${prefill}) g`;
+    await sql`checkpoint`;
+    await sql.end();
+  }
   const g = await startGatehouse({
     dsn: process.env.BENCH_PG_SOCKET ? `${db.dsn}?host=/var/run/postgresql` : db.dsn,
     accessTokens: workload === "W2" ? "jwt" : "opaque",
@@ -91,9 +116,11 @@ try {
     // A warm-up as in bench/run.ts (JIT, the secret verification cache, the pool).
     await runWrk(wrk, { ...wrkSpec, durationS: 3 }, join(dir, "tokens.txt"));
     const cpu0 = cpuSeconds(g.managed.pid);
+    const pg0 = backendCpuSeconds(db.name);
     const m = await runWrk(wrk, { ...wrkSpec, durationS: seconds }, join(dir, "tokens.txt"));
     const cpu = cpuSeconds(g.managed.pid) - cpu0;
-    console.log(`${workload}: ${Math.round(m.rps)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, errors ${m.errors}, ${perOp(cpu, m.requests)}${process.env.BENCH_NO_PROFILE ? "" : " (under the profiler)"}`);
+    const pgCpu = backendCpuSeconds(db.name) - pg0;
+    console.log(`${workload}: ${Math.round(m.rps)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, errors ${m.errors}, ${perOp(cpu, m.requests)}, PostgreSQL backends ${((pgCpu * 1000) / Math.max(1, m.requests)).toFixed(3)} ms/op${process.env.BENCH_NO_PROFILE ? "" : " (under the profiler)"}`);
     }
   } finally {
     await stopManaged(g.managed, 20_000);
