@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
 import pkg from "../../package.json" with { type: "json" };
 import { gitCommit, outfile } from "../../build.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -314,8 +315,7 @@ test("RS256 JWTs from the binary verify against its jwks.json, signed through Op
     });
     const body = (await res.json()) as { access_token: string };
     expect(res.status).toBe(200);
-    const { jwtVerify, createLocalJWKSet } = await import("jose");
-    const jwks = createLocalJWKSet(await (await get(`http://127.0.0.1:${publicPort}/.well-known/jwks.json`)).json());
+    const jwks = createLocalJWKSet((await (await get(`http://127.0.0.1:${publicPort}/.well-known/jwks.json`)).json()) as JSONWebKeySet);
     const { payload, protectedHeader } = await jwtVerify(body.access_token, jwks);
     expect(protectedHeader).toMatchObject({ alg: "RS256", typ: "at+jwt" });
     expect(payload.client_id).toBe("binary-jwt");
