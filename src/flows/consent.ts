@@ -3,19 +3,17 @@
  * the operator's consent app through a consent challenge (skip=true when a remembered
  * consent already covers the request), and redeem the consent verifier it sends back.
  */
-import { getClient } from "../clients/store.ts";
 import { isPublicClient, type StoredClient } from "../clients/types.ts";
 import type { Deps } from "../deps.ts";
 import { invalidClient, OAuthError, serverError } from "../errors.ts";
 import { AuthorizeRequestError, targetOf } from "../oauth2/authorize-request.ts";
 import { isStrictlySecureRedirectUri } from "../oauth2/redirect-uri.ts";
 import { audienceAllowed, scopeAllowed } from "../oauth2/scopes.ts";
-import type { Db } from "../storage/db.ts";
 import { flowSignature, flowSignatures, newFlowValue, randomFlowValue, unsealFlowValue } from "./challenge.ts";
 import { consentCsrfCookieName, deleteCookie, setCookie, signCookieValue } from "./cookies.ts";
-import { completeConsent, consentRedeemable, deniedToOAuthError, failFlow, requestConsent as toConsentRequested, type Flow, type HandledConsent, type HandledLogin } from "./flow.ts";
+import { completeConsent, deniedToOAuthError, requestConsent as toConsentRequested, type Flow, type HandledConsent, type HandledLogin } from "./flow.ts";
 import { csrfMatches, csrfMismatch, requestExpired } from "./checks.ts";
-import { claimConsentVerifier, findRememberedConsent, saveConsentRequested, saveFlow } from "./store.ts";
+import { failRedeemedFlow, getFlowToRedeem, type RememberedConsent } from "./store.ts";
 import { consentUrl, withQuery } from "./urls.ts";
 
 type FlowDeps = Pick<Deps, "config" | "db" | "clock" | "mode">;
@@ -31,23 +29,29 @@ function covers(deps: FlowDeps, granted: HandledConsent, flow: Flow): boolean {
 }
 
 /**
- * RFC 6749 §10.2 / RFC 8252 §8.6: a public client whose redirect URI does not prove its
- * identity (not https, not loopback) is always asked for consent (Hydra requestConsent).
+ * Whether the remembered consent read with the flow (flows/store.ts getFlowToRedeem: the newest
+ * remembered one of the subject for the client) still holds and covers the request. RFC 6749
+ * §10.2 / RFC 8252 §8.6: a public client whose redirect URI does not prove its identity (not
+ * https, not loopback) is always asked for consent (Hydra requestConsent).
  */
-async function rememberedConsent(deps: FlowDeps, db: Db, flow: Flow, client: StoredClient, subject: string, now: Date): Promise<boolean> {
+function rememberedConsent(deps: FlowDeps, flow: Flow, client: StoredClient, remembered: RememberedConsent | undefined, now: Date): boolean {
   if (flow.request.prompt.includes("consent")) return false;
   if (isPublicClient(client) && !isStrictlySecureRedirectUri(flow.request.redirectUri)) return false;
-  const previous = await findRememberedConsent(db, subject, client.clientId, now);
-  const granted = previous?.consent && "accepted" in previous.consent ? previous.consent.accepted : undefined;
-  return granted !== undefined && covers(deps, granted, flow);
+  const granted = remembered?.consent && "accepted" in remembered.consent ? remembered.consent.accepted : undefined;
+  if (!granted || !remembered?.handledAt) return false;
+  // remember_for 0 = forever; otherwise it runs from when the consent was given.
+  if (granted.rememberFor > 0 && remembered.handledAt.getTime() + granted.rememberFor * 1000 < now.getTime()) return false;
+  return covers(deps, granted, flow);
 }
 
 export interface ConsentStep {
-  /** The flow, claimed at login_used. */
+  /** The flow at login_used: its login verifier is being redeemed (saved with the result). */
   flow: Flow;
   client: StoredClient;
   accepted: HandledLogin;
   subjectId: string;
+  /** The newest remembered consent of the subject for the client, read with the flow. */
+  remembered: RememberedConsent | undefined;
   cookies: Map<string, string>;
   /** Collects Set-Cookie headers of the whole step. */
   headers: Headers;
@@ -55,12 +59,13 @@ export interface ConsentStep {
 }
 
 /**
- * Step 4: creates the consent request and sends the browser to the consent app. Runs in the
- * login redemption's transaction `tx`; `persistLogin` writes what the login step remembers.
+ * Step 4: the consent request, and the redirect to the consent app. Writes nothing: the caller
+ * saves `next` with the login redemption (flows/store.ts saveLoginRedeemed); `persistLogin` adds
+ * what the login step remembers (its cookies), once consent can go on.
  */
-export async function requestConsent(deps: FlowDeps, tx: Db, step: ConsentStep, persistLogin: () => Promise<void>): Promise<Response> {
-  const { flow, client, accepted, headers, now } = step;
-  const skip = await rememberedConsent(deps, tx, flow, client, accepted.subject, now);
+export function requestConsent(deps: FlowDeps, step: ConsentStep, persistLogin: () => void): { next: Flow; response: Response } {
+  const { flow, client, headers, now } = step;
+  const skip = rememberedConsent(deps, flow, client, step.remembered, now);
   if (flow.request.prompt.includes("none") && !skip) throw consentRequired("Prompt 'none' was requested, but no previous consent was found.");
 
   const challenge = newFlowValue(deps.config, "consent_challenge");
@@ -72,18 +77,18 @@ export async function requestConsent(deps: FlowDeps, tx: Db, step: ConsentStep, 
     skip,
     subjectIdentifier: step.subjectId,
   });
-  await persistLogin();
-  if (!(await saveConsentRequested(tx, next, now))) throw serverError(undefined, { debug: "the flow changed while its login was being redeemed" });
+  persistLogin();
   headers.set("Location", withQuery(consentUrl(deps.config), "consent_challenge", challenge.value));
   headers.set("Cache-Control", "no-store");
   headers.append(
     "Set-Cookie",
     setCookie(deps.config, consentCsrfCookieName(deps.config, challenge.signature), signCookieValue(deps.config, csrf), deps.config.ttl.login_consent_request / 1000),
   );
-  return new Response(null, { status: 302, headers });
+  return { next, response: new Response(null, { status: 302, headers }) };
 }
 
 export interface RedeemedConsent {
+  /** The flow as its redemption leaves it (consent_used, with its request_id); saved by the caller with what it issues. */
   flow: Flow;
   client: StoredClient;
   granted: HandledConsent;
@@ -96,37 +101,39 @@ export interface RedeemedConsent {
 export type ConsentRedemption = { redeemed: RedeemedConsent } | { error: unknown } | undefined;
 
 /**
- * Step 6: the browser is back with a consent verifier. Claims it (once) and checks expiry
- * and CSRF, inside the caller's transaction `tx`, which also writes what is issued: a
- * failed check is returned (not thrown) so that the caller commits the failed flow.
+ * Step 6: the browser is back with a consent verifier. Reads its flow and checks expiry and
+ * CSRF. A grant is not claimed yet: the caller claims it with one write together with what
+ * it issues (flows/store.ts saveConsentRedeemed), so a failure before leaves it unspent. A
+ * denial or a failed check is claimed here, as a failed flow, and returned (not thrown).
+ * undefined when the verifier is unknown or spent (also when another request claims it first).
  */
-export async function redeemConsentVerifier(deps: FlowDeps, tx: Db, verifier: string, cookies: Map<string, string>, now: Date): Promise<ConsentRedemption> {
-  const claimed = await claimConsentVerifier(tx, flowSignatures(deps.config, "consent_verifier", verifier), consentRedeemable, now);
-  if (!claimed) return undefined;
-  const target = targetOf(claimed.request);
+export async function redeemConsentVerifier(deps: FlowDeps, verifier: string, cookies: Map<string, string>, now: Date): Promise<ConsentRedemption> {
+  const found = await getFlowToRedeem(deps.db, "consentVerifier", flowSignatures(deps.config, "consent_verifier", verifier));
+  if (!found) return undefined;
+  const { flow: read, client } = found;
+  const target = targetOf(read.request);
   const headers = new Headers();
-  const csrfName = consentCsrfCookieName(deps.config, claimed.consentChallenge ?? "");
+  const csrfName = consentCsrfCookieName(deps.config, read.consentChallenge ?? "");
   const csrfCookie = cookies.get(csrfName);
   if (csrfCookie !== undefined) headers.append("Set-Cookie", deleteCookie(deps.config, csrfName));
 
-  if (claimed.state === "consent_failed") {
-    const denied = claimed.consent && "denied" in claimed.consent ? claimed.consent.denied : undefined;
+  if (read.state === "consent_rejected") {
+    if (!(await failRedeemedFlow(deps.db, read, now))) return undefined;
+    const denied = read.consent && "denied" in read.consent ? read.consent.denied : undefined;
     return { error: new AuthorizeRequestError(denied ? deniedToOAuthError(denied) : serverError(), target, headers) };
   }
   try {
-    if (claimed.requestedAt.getTime() + deps.config.ttl.login_consent_request < now.getTime()) throw requestExpired("consent");
-    if (!csrfMatches(deps, "consent_csrf", csrfCookie, claimed.consentCsrf)) throw csrfMismatch();
-    const granted = claimed.consent && "accepted" in claimed.consent ? claimed.consent.accepted : undefined;
-    if (!granted || !claimed.consentChallengeSealed || !claimed.authenticatedAt) throw serverError(undefined, { debug: "a redeemed consent has no grant" });
-    const client = await getClient(tx, claimed.clientId);
+    if (read.requestedAt.getTime() + deps.config.ttl.login_consent_request < now.getTime()) throw requestExpired("consent");
+    if (!csrfMatches(deps, "consent_csrf", csrfCookie, read.consentCsrf)) throw csrfMismatch();
+    const granted = read.consent && "accepted" in read.consent ? read.consent.accepted : undefined;
+    if (!granted || !read.consentChallengeSealed || !read.authenticatedAt) throw serverError(undefined, { debug: "a redeemed consent has no grant" });
     if (!client) throw invalidClient(undefined, { hint: "The requested OAuth 2.0 Client does not exist." });
-    const consentChallenge = claimed.requestId ?? unsealFlowValue(deps.config, claimed.consentChallengeSealed);
     // Flows answered before the request_id was set at consent time get it now.
-    const flow = claimed.requestId ? claimed : await saveFlow(tx, completeConsent(claimed, consentChallenge), ["consent_used"], now);
-    if (!flow) throw serverError(undefined, { debug: "the flow changed while its consent was being redeemed" });
+    const consentChallenge = read.requestId ?? unsealFlowValue(deps.config, read.consentChallengeSealed);
+    const flow = completeConsent({ ...read, state: "consent_used" }, consentChallenge);
     return { redeemed: { flow, client, granted, consentChallenge, headers } };
   } catch (err) {
-    await saveFlow(tx, failFlow(claimed), ["consent_used"], now);
+    if (!(await failRedeemedFlow(deps.db, read, now))) return undefined;
     return { error: err instanceof OAuthError ? new AuthorizeRequestError(err, target, headers) : err };
   }
 }

@@ -5,7 +5,6 @@
  * challenge, and redeem the login verifier it sends the browser back with.
  */
 import { randomUUID } from "node:crypto";
-import { getClient } from "../clients/store.ts";
 import type { StoredClient } from "../clients/types.ts";
 import type { Deps } from "../deps.ts";
 import { invalidClient, OAuthError, serverError } from "../errors.ts";
@@ -15,18 +14,19 @@ import { flowSignature, flowSignatures, newFlowValue, randomFlowValue } from "./
 import { csrfMatches, csrfMismatch, requestExpired } from "./checks.ts";
 import { requestConsent } from "./consent.ts";
 import { deleteCookie, loginCsrfCookieName, sessionCookieName, setCookie, signCookieValue, verifyCookieValue } from "./cookies.ts";
-import { failFlow, loginRedeemable, truncateToSecond, type Flow, deniedToOAuthError } from "./flow.ts";
+import { truncateToSecond, type Flow, deniedToOAuthError } from "./flow.ts";
 import { subjectIdentifier } from "./pairwise.ts";
 import {
-  claimLoginVerifier,
   deleteLoginSession,
+  failRedeemedFlow,
+  getFlowToRedeem,
   getForcedSubject,
   getRememberedLoginSession,
   insertFlow,
-  saveFlow,
-  setForcedSubject,
-  upsertLoginSession,
+  saveLoginRedeemed,
+  type LoginRedemptionWrites,
   type LoginSession,
+  type RememberedConsent,
 } from "./store.ts";
 import { loginSessionExpiry } from "./login-session-expiry.ts";
 import { loginUrl, withQuery } from "./urls.ts";
@@ -150,81 +150,90 @@ function checkAuthentication(request: StoredAuthorizeRequest, authTime: Date, re
 }
 
 /**
- * Step 3: the browser is back with a login verifier. Claims it (once), checks expiry, CSRF
- * and the authentication, remembers the session if asked, and moves on to consent, all in
- * one transaction (one commit per step); a failed check is committed too, as a failed flow.
- * undefined when the verifier is unknown or spent (the caller answers access_denied).
+ * Step 3: the browser is back with a login verifier. Reads its flow (with the client and the
+ * remembered consent step 4 may reuse), checks expiry, CSRF and the authentication, and then
+ * redeems it and moves on to consent in ONE statement with what the login leaves behind
+ * (flows/store.ts saveLoginRedeemed); a failed check is redeemed too, as a failed flow.
+ * undefined when the verifier is unknown or spent, also when another request redeems it
+ * first (the caller answers access_denied).
  */
 export async function redeemLoginVerifier(deps: FlowDeps, verifier: string, cookies: Map<string, string>, now: Date): Promise<Response | undefined> {
-  const signatures = flowSignatures(deps.config, "login_verifier", verifier);
-  const outcome = await deps.db.transaction(async (txRaw) => {
-    const tx = txRaw as unknown as Db;
-    const claimed = await claimLoginVerifier(tx, signatures, loginRedeemable, now);
-    if (!claimed) return undefined;
-    const target = targetOf(claimed.request);
-    const headers = new Headers();
-    // The CSRF cookie of this step is spent either way.
-    const csrfName = loginCsrfCookieName(deps.config, claimed.loginChallenge);
-    const csrfCookie = cookies.get(csrfName);
-    if (csrfCookie !== undefined) headers.append("Set-Cookie", deleteCookie(deps.config, csrfName));
+  const found = await getFlowToRedeem(deps.db, "loginVerifier", flowSignatures(deps.config, "login_verifier", verifier));
+  if (!found) return undefined;
+  const { flow: read, client, remembered } = found;
+  const target = targetOf(read.request);
+  const headers = new Headers();
+  // The CSRF cookie of this step is spent either way.
+  const csrfName = loginCsrfCookieName(deps.config, read.loginChallenge);
+  const csrfCookie = cookies.get(csrfName);
+  if (csrfCookie !== undefined) headers.append("Set-Cookie", deleteCookie(deps.config, csrfName));
 
-    if (claimed.state === "login_failed") {
-      const denied = claimed.login && "denied" in claimed.login ? claimed.login.denied : undefined;
-      return { error: new AuthorizeRequestError(denied ? deniedToOAuthError(denied) : serverError(), target, headers) };
-    }
-    try {
-      return { response: await continueToConsent(deps, tx, claimed, cookies, headers, csrfCookie, now) };
-    } catch (err) {
-      // Committed with the claim: the verifier is spent and the flow ends here.
-      await saveFlow(tx, failFlow(claimed), ["login_used"], now);
-      return { error: err instanceof OAuthError ? new AuthorizeRequestError(err, target, headers) : err };
-    }
-  });
-  if (!outcome) return undefined;
-  if ("error" in outcome) throw outcome.error;
-  return outcome.response;
+  if (read.state === "login_rejected") {
+    if (!(await failRedeemedFlow(deps.db, read, now))) return undefined;
+    const denied = read.login && "denied" in read.login ? read.login.denied : undefined;
+    throw new AuthorizeRequestError(denied ? deniedToOAuthError(denied) : serverError(), target, headers);
+  }
+  let step: LoginRedemption;
+  try {
+    step = continueToConsent(deps, { ...read, state: "login_used" }, client, remembered, cookies, headers, csrfCookie, now);
+  } catch (err) {
+    // The verifier is spent and the flow ends here. Something off with who is logged in also
+    // forgets the session, to be safe (Hydra), in the same transaction.
+    const forget = err instanceof OAuthError && err.code === "login_required";
+    const failed = await deps.db.transaction(async (txRaw) => {
+      const tx = txRaw as unknown as Db;
+      if (!(await failRedeemedFlow(tx, read, now))) return false;
+      if (forget) await revokeCookieSession(deps, tx, cookies, headers);
+      return true;
+    });
+    if (!failed) return undefined;
+    throw err instanceof OAuthError ? new AuthorizeRequestError(err, target, headers) : err;
+  }
+  if (!(await saveLoginRedeemed(deps.db, step.next, step.writes, now))) return undefined;
+  return step.response;
 }
 
-/** Step 3 once the verifier is claimed (inside its transaction `tx`). */
-async function continueToConsent(
+/** What a redeemed login saves (the flow at consent_requested, and the login's rows) and answers. */
+interface LoginRedemption {
+  next: Flow;
+  writes: LoginRedemptionWrites;
+  response: Response;
+}
+
+/** Step 3 on the flow read at login_accepted (`claimed`, at login_used): the checks, then step 4; writes nothing. */
+function continueToConsent(
   deps: FlowDeps,
-  tx: Db,
   claimed: Flow,
+  client: StoredClient | undefined,
+  remembered: RememberedConsent | undefined,
   cookies: Map<string, string>,
   headers: Headers,
   csrfCookie: string | undefined,
   now: Date,
-): Promise<Response> {
+): LoginRedemption {
   if (claimed.requestedAt.getTime() + deps.config.ttl.login_consent_request < now.getTime()) throw requestExpired("login");
   if (!csrfMatches(deps, "login_csrf", csrfCookie, claimed.loginCsrf)) throw csrfMismatch();
   const accepted = claimed.login && "accepted" in claimed.login ? claimed.login.accepted : undefined;
   if (!accepted || !claimed.authenticatedAt) throw serverError(undefined, { debug: "a redeemed login has no accepted login" });
-  const client = await getClient(tx, claimed.clientId);
   if (!client) throw invalidClient(undefined, { hint: "The requested OAuth 2.0 Client does not exist." });
   const subjectId = subjectIdentifier(deps.config, client, accepted.subject, accepted.forceSubjectIdentifier || undefined);
-  try {
-    checkAuthentication(claimed.request, claimed.authenticatedAt, claimed.requestedAt, subjectId, now);
-  } catch (err) {
-    // Something is off with who is logged in: forget the session to be safe (Hydra).
-    if (err instanceof OAuthError && err.code === "login_required") await revokeCookieSession(deps, tx, cookies, headers);
-    throw err;
-  }
+  checkAuthentication(claimed.request, claimed.authenticatedAt, claimed.requestedAt, subjectId, now);
 
-  return await requestConsent(deps, tx, { flow: claimed, client, accepted, subjectId, cookies, headers, now }, async () => {
-    if (accepted.forceSubjectIdentifier) await setForcedSubject(tx, client.clientId, accepted.subject, accepted.forceSubjectIdentifier);
+  const writes: LoginRedemptionWrites = { session: undefined, forcedSubject: accepted.forceSubjectIdentifier || undefined, forgetSession: undefined };
+  const { next, response } = requestConsent(deps, { flow: claimed, client, accepted, subjectId, remembered, cookies, headers, now }, () => {
     if (claimed.loginSkip) return;
     // A login that is not remembered gets a row too: it is what the `sid` of the ID tokens
     // names, so that RP-initiated logout and DELETE sessions/login can end it with front-
     // and back-channel logout (Hydra misses this case, hydra-v1 §7 #3132). It never lets a
     // flow skip the login, and remember_for (the cookie's lifetime) does not apply to it; its
     // row expires with the tokens of that login (login-session-expiry.ts).
-    await upsertLoginSession(tx, {
+    writes.session = {
       id: claimed.loginSessionId,
       subject: accepted.subject,
       authenticatedAt: claimed.authenticatedAt!,
       remember: accepted.remember,
       expiresAt: loginSessionExpiry(deps.config, accepted, claimed.authenticatedAt!),
-    });
+    };
     const name = sessionCookieName(deps.config);
     if (accepted.remember) {
       headers.append(
@@ -234,8 +243,9 @@ async function continueToConsent(
     } else {
       // Not remembered: any earlier session of this browser is forgotten too (Hydra).
       const previous = verifyCookieValue(deps.config, cookies.get(name));
-      if (previous && previous !== claimed.loginSessionId) await deleteLoginSession(tx, previous);
+      if (previous && previous !== claimed.loginSessionId) writes.forgetSession = previous;
       if (cookies.has(name)) headers.append("Set-Cookie", deleteCookie(deps.config, name));
     }
   });
+  return { next, writes, response };
 }

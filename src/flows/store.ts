@@ -3,15 +3,17 @@
  * forced subject identifiers, the authorization codes a finished flow issues, and logout requests.
  * A transition is one conditional UPDATE on the state it expects; a verifier or a code is
  * claimed by one UPDATE … RETURNING, so it is redeemed once however many requests race.
- * A complete code flow costs 18 statements and 10 commits (test/flows/db-work.test.ts): first
- * answers are applied by challenge without reading the flow, the apps' GETs read the flow with
- * its client in one query, and each verifier redemption is one transaction.
+ * A complete code flow costs 13 statements and no explicit transaction (test/flows/db-work.test.ts):
+ * first answers are applied by challenge without reading the flow, the apps' GETs read the flow
+ * with its client in one query, and each verifier redemption reads its flow, decides, and then
+ * claims it with one statement that also writes what the step leaves behind (data-modifying CTEs).
  */
 import { and, count, desc, eq, gt, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Db } from "../storage/db.ts";
-import { prepared } from "../storage/prepared.ts";
+import { prepared, preparedSql } from "../storage/prepared.ts";
 import { authorizationCodes, flows, loginSessions, logoutRequests, oauth2Clients, obfuscatedSubjects } from "../storage/schema/index.ts";
 import { toClient } from "../clients/store.ts";
+import { insertIssuedRow, issuedRowParams, type TokenRecord } from "../oauth2/store.ts";
 import type { StoredClient } from "../clients/types.ts";
 import type { ConsentAnswer, ConsentResult, Flow, FlowState, LoginAnswer, LoginResult } from "./flow.ts";
 import type { LogoutRequest, LogoutState } from "./logout-request.ts";
@@ -221,46 +223,6 @@ export async function saveFlow(
   return rows[0] ? toFlow(rows[0]) : undefined;
 }
 
-const consentRequestedQuery = (db: Db) =>
-  prepared(db, "flow_consent_requested", (d) =>
-    d
-      .update(flows)
-      .set(
-        placeholderSet({
-          state: "consent_requested",
-          consentChallenge: p("consentChallenge"),
-          consentChallengeSealed: p("consentChallengeSealed"),
-          consentCsrf: p("consentCsrf"),
-          consentSkip: p("consentSkip"),
-          subjectIdentifier: p("subjectIdentifier"),
-          updatedAt: atParam("now"),
-        }),
-      )
-      .where(and(eq(flows.id, p("id")), eq(flows.state, "login_used")))
-      .returning({ id: flows.id })
-      .prepare("flow_consent_requested"),
-  );
-
-/**
- * Saves flow.ts requestConsent (login_used → consent_requested): only the columns it sets.
- * false when the flow was not at login_used any more.
- */
-export async function saveConsentRequested(db: Db, next: Flow, now: Date): Promise<boolean> {
-  if (next.state !== "consent_requested" || !next.consentChallenge || !next.consentChallengeSealed || !next.consentCsrf || next.subjectIdentifier === undefined) {
-    throw new Error("saveConsentRequested needs a flow that requestConsent returned");
-  }
-  const rows = await consentRequestedQuery(db).execute({
-    id: next.id,
-    consentChallenge: next.consentChallenge,
-    consentChallengeSealed: next.consentChallengeSealed,
-    consentCsrf: next.consentCsrf,
-    consentSkip: next.consentSkip,
-    subjectIdentifier: next.subjectIdentifier,
-    now: now.toISOString(),
-  });
-  return rows.length > 0;
-}
-
 /**
  * Applies a login answer to the flow of a login challenge that awaits it and was not skipped,
  * in one statement (flow.ts acceptFreshLogin: such an answer needs nothing from the flow).
@@ -335,46 +297,200 @@ export async function answerFirstConsent(db: Db, signatures: string[], answer: C
   return rows[0]?.request as StoredAuthorizeRequest | undefined;
 }
 
+/** The remembered consent a redemption may reuse: the consent answer and when it was given. */
+export interface RememberedConsent {
+  consent: ConsentResult | null;
+  handledAt: Date | undefined;
+}
+
+export interface FlowToRedeem {
+  /** In the state its verifier redeems (login_/consent_ accepted or rejected), as read: nothing is claimed yet. */
+  flow: Flow;
+  /** undefined when the client was deleted. */
+  client: StoredClient | undefined;
+  /** Login verifiers only: the newest remembered consent of the flow's subject for its client (state consent_used, remembered, not skipped or denied). */
+  remembered: RememberedConsent | undefined;
+}
+
+// The newest remembered consent of the redeemed flow's subject for its client, as one value
+// (the rows of the partial index oauth2_flows_remembered_consent_idx).
+const rememberedOfFlow = sql`(select jsonb_build_object('consent', r.consent, 'handled_at', r.consent_handled_at) from oauth2_flows r
+  where r.subject = "oauth2_flows"."subject" and r.client_id = "oauth2_flows"."client_id" and r.state = 'consent_used'
+    and r.consent_remember and not r.consent_skip and not r.consent_error
+  order by r.consent_handled_at desc nulls first limit 1)`.mapWith((v: unknown) => {
+  if (v === null || v === undefined) return undefined;
+  const o = (typeof v === "string" ? JSON.parse(v) : v) as { consent: ConsentResult | null; handled_at: string | null };
+  return { consent: o.consent, handledAt: o.handled_at ? new Date(o.handled_at) : undefined } satisfies RememberedConsent;
+});
+
+const flowToRedeemQuery = (db: Db, column: "loginVerifier" | "consentVerifier", n: number) =>
+  prepared(db, `flow_to_redeem_by_${column}_${n}`, (d) =>
+    d
+      .select({
+        flow: flows,
+        client: oauth2Clients,
+        ...(column === "loginVerifier" ? { remembered: rememberedOfFlow } : {}),
+      })
+      .from(flows)
+      .leftJoin(oauth2Clients, eq(oauth2Clients.id, flows.clientId))
+      .where(
+        and(
+          inArray(flows[column], signatureParams(n)),
+          inArray(flows.state, column === "loginVerifier" ? ["login_accepted", "login_rejected"] : ["consent_accepted", "consent_rejected"]),
+        ),
+      )
+      .limit(1)
+      .prepare(`flow_to_redeem_by_${column}_${n}`),
+  );
+
 /**
- * Redeems a verifier: moves the flow from each state in `redeemable` to its successor, in one
- * statement. undefined when the verifier is unknown or was redeemed already.
+ * The flow a verifier redeems, with its client (and, for a login verifier, the remembered
+ * consent the next step may reuse), in one read that claims nothing: the caller decides, then
+ * claims with one conditional write on the state read here (saveLoginRedeemed, saveConsentRedeemed,
+ * failRedeemedFlow), which only one request can win. undefined when the verifier is unknown or
+ * spent. A login answer changes only by redemption, and saveConsentRedeemed also requires the
+ * consent answer read here (the consent app may answer again), so what was read is still
+ * current when the claim succeeds.
  */
-async function claimVerifier(
-  db: Db,
-  column: "loginVerifier" | "consentVerifier",
-  signatures: string[],
-  redeemable: Readonly<Partial<Record<FlowState, FlowState>>>,
-  now: Date,
-): Promise<Flow | undefined> {
+export async function getFlowToRedeem(db: Db, column: "loginVerifier" | "consentVerifier", signatures: string[]): Promise<FlowToRedeem | undefined> {
   if (signatures.length === 0) return undefined;
-  const pairs = Object.entries(redeemable) as [FlowState, FlowState][];
-  // The transitions are part of the statement (constants of flow.ts), so they name it too.
-  const name = `flow_claim_${column}_${signatures.length}_${pairs.map(([from, to]) => `${from}-${to}`).join("_")}`;
-  const query = prepared(db, name, (d) =>
+  const [row] = (await flowToRedeemQuery(db, column, signatures.length).execute(signatureValues(signatures))) as {
+    flow: FlowRow;
+    client: typeof oauth2Clients.$inferSelect | null;
+    remembered?: RememberedConsent;
+  }[];
+  if (!row) return undefined;
+  return { flow: toFlow(row.flow), client: row.client ? toClient(row.client) : undefined, remembered: row.remembered ?? undefined };
+}
+
+/** Where a redeemed verifier ends a flow without going on: rejected answers, and failed checks. */
+const failedState = { login_accepted: "login_failed", login_rejected: "login_failed", consent_accepted: "consent_failed", consent_rejected: "consent_failed" } as const;
+
+const failRedeemedQuery = (db: Db, from: keyof typeof failedState) =>
+  prepared(db, `flow_fail_redeemed_${from}`, (d) =>
     d
       .update(flows)
-      .set({
-        state: sql`case ${flows.state} ${sql.join(
-          pairs.map(([from, to]) => sql`when ${from} then ${to}`),
-          sql` `,
-        )} end`,
-        updatedAt: atParam("now"),
-      })
-      .where(and(inArray(flows[column], signatureParams(signatures.length)), inArray(flows.state, pairs.map(([from]) => from))))
-      .returning()
-      .prepare(name),
+      .set(placeholderSet({ state: failedState[from], updatedAt: atParam("now") }))
+      .where(and(eq(flows.id, p("id")), eq(flows.state, from)))
+      .returning({ id: flows.id })
+      .prepare(`flow_fail_redeemed_${from}`),
   );
-  const rows = await query.execute({ ...signatureValues(signatures), now: now.toISOString() });
-  return rows[0] ? toFlow(rows[0]) : undefined;
+
+/**
+ * Redeems a verifier without going on: the flow read by getFlowToRedeem moves from its state
+ * to login_failed / consent_failed. False when another request redeemed it first.
+ */
+export async function failRedeemedFlow(db: Db, flow: Flow, now: Date): Promise<boolean> {
+  if (!(flow.state in failedState)) throw new Error(`failRedeemedFlow from state ${flow.state}`);
+  const rows = await failRedeemedQuery(db, flow.state as keyof typeof failedState).execute({ id: flow.id, now: now.toISOString() });
+  return rows.length > 0;
 }
 
-export function claimLoginVerifier(db: Db, signatures: string[], redeemable: Readonly<Partial<Record<FlowState, FlowState>>>, now: Date) {
-  return claimVerifier(db, "loginVerifier", signatures, redeemable, now);
+/** What a redeemed login writes besides the flow (login.ts). */
+export interface LoginRedemptionWrites {
+  /** The login session the flow's `sid` names; undefined when the login was skipped (the remembered session stays as it is). */
+  session: LoginSession | undefined;
+  /** force_subject_identifier of the login, kept for (client, subject). */
+  forcedSubject: string | undefined;
+  /** An earlier session of this browser, forgotten because this login is not remembered. */
+  forgetSession: string | undefined;
 }
 
-export function claimConsentVerifier(db: Db, signatures: string[], redeemable: Readonly<Partial<Record<FlowState, FlowState>>>, now: Date) {
-  return claimVerifier(db, "consentVerifier", signatures, redeemable, now);
+/**
+ * Redeems a login verifier and saves flow.ts requestConsent (login_accepted → consent_requested,
+ * login_used only in between) with what the login leaves behind, in ONE statement: nothing is
+ * written unless the flow is still where getFlowToRedeem read it. False when another request
+ * redeemed it first.
+ */
+export async function saveLoginRedeemed(db: Db, next: Flow, writes: LoginRedemptionWrites, now: Date): Promise<boolean> {
+  if (next.state !== "consent_requested" || !next.consentChallenge || !next.consentChallengeSealed || !next.consentCsrf || next.subjectIdentifier === undefined) {
+    throw new Error("saveLoginRedeemed needs a flow that requestConsent returned");
+  }
+  const { session } = writes;
+  const rows = await loginRedeemedQuery(db).execute({
+    id: next.id,
+    consentChallenge: next.consentChallenge,
+    consentChallengeSealed: next.consentChallengeSealed,
+    consentCsrf: next.consentCsrf,
+    consentSkip: next.consentSkip,
+    subjectIdentifier: next.subjectIdentifier,
+    now: now.toISOString(),
+    clientId: next.clientId,
+    subject: next.subject,
+    forced: writes.forcedSubject ?? null,
+    sessionId: session?.id ?? null,
+    sessionSubject: session?.subject ?? null,
+    sessionAuthenticatedAt: session?.authenticatedAt.toISOString() ?? null,
+    sessionRemember: session?.remember ?? false,
+    sessionExpiresAt: session?.expiresAt?.toISOString() ?? null,
+    forget: writes.forgetSession ?? null,
+  });
+  return Number(rows[0]?.moved ?? 0) === 1;
 }
+
+// The writes of one login redemption as data-modifying CTEs of one statement; each runs only
+// when the flow moved (and when its value is given). They touch different rows: `forget` is
+// never the flow's own session (login.ts).
+const loginRedeemedQuery = (db: Db) =>
+  preparedSql(
+    db,
+    "flow_login_redeemed",
+    () => sql`with moved as (
+        update oauth2_flows set state = 'consent_requested', consent_challenge = ${p("consentChallenge")}::text,
+          consent_challenge_sealed = ${p("consentChallengeSealed")}::text, consent_csrf = ${p("consentCsrf")}::text,
+          consent_skip = ${p("consentSkip")}::boolean, subject_identifier = ${p("subjectIdentifier")}::text, updated_at = ${p("now")}::timestamptz
+        where id = ${p("id")}::text and state = 'login_accepted'
+        returning id
+      ), forced as (
+        insert into oauth2_obfuscated_subjects (client_id, subject, obfuscated)
+        select ${p("clientId")}::text, ${p("subject")}::text, ${p("forced")}::text from moved where ${p("forced")}::text is not null
+        on conflict (client_id, subject) do update set obfuscated = excluded.obfuscated
+      ), session as (
+        insert into oauth2_login_sessions (id, subject, authenticated_at, remember, expires_at)
+        select ${p("sessionId")}::text, ${p("sessionSubject")}::text, ${p("sessionAuthenticatedAt")}::timestamptz, ${p("sessionRemember")}::boolean,
+          ${p("sessionExpiresAt")}::timestamptz
+        from moved where ${p("sessionId")}::text is not null
+        on conflict (id) do update set subject = excluded.subject, authenticated_at = excluded.authenticated_at,
+          remember = excluded.remember, expires_at = excluded.expires_at
+      ), forgotten as (
+        delete from oauth2_login_sessions where id = ${p("forget")}::text and exists (select 1 from moved)
+      )
+      select count(*)::int as moved from moved`,
+  );
+
+/**
+ * Redeems a consent verifier (consent_accepted → consent_used, recording the request_id) and
+ * writes what it issues (the code, an implicit access token) in ONE statement: nothing is
+ * written unless the flow is still where getFlowToRedeem read it, with the same answer (the
+ * consent app may accept again until the verifier is redeemed: what is issued must be what
+ * the flow keeps), and a failed write leaves the verifier unspent. False when another request
+ * redeemed it or answered again first.
+ */
+export async function saveConsentRedeemed(db: Db, flow: Flow, requestId: string, issued: { code?: TokenRecord; accessToken?: TokenRecord }, now: Date): Promise<boolean> {
+  const rows = await consentRedeemedQuery(db).execute({
+    id: flow.id,
+    consent: JSON.stringify(flow.consent ?? null),
+    requestId,
+    now: now.toISOString(),
+    ...issuedRowParams("code", issued.code),
+    ...issuedRowParams("access", issued.accessToken),
+  });
+  return Number(rows[0]?.used ?? 0) === 1;
+}
+
+const consentRedeemedQuery = (db: Db) =>
+  preparedSql(
+    db,
+    "flow_consent_redeemed",
+    () => sql`with used as (
+        update oauth2_flows set state = 'consent_used', request_id = ${p("requestId")}::text, updated_at = ${p("now")}::timestamptz
+        where id = ${p("id")}::text and state = 'consent_accepted' and consent = ${p("consent")}::text::jsonb
+        returning id
+      ), code as (${insertIssuedRow("oauth2_authorization_codes", "code", "used")}
+      ), access as (${insertIssuedRow("oauth2_access_tokens", "access", "used")}
+      )
+      select count(*)::int as used from used`,
+  );
 
 // ---- remembered consent and consent sessions (Hydra persister_consent.go) ----
 
@@ -384,40 +500,6 @@ const grantedConsent = and(inArray(flows.state, ["consent_accepted", "consent_us
 /** remember_for 0 = forever; otherwise it runs from when the consent was given. */
 const notExpired = (now: Date) =>
   or(eq(flows.consentRememberFor, 0), sql`${flows.consentHandledAt} + make_interval(secs => ${flows.consentRememberFor}) > ${ts(now)}`);
-
-/**
- * The newest remembered consent of a subject for a client, if still valid (Hydra
- * FindGrantedAndRememberedConsentRequests). Only consent the client actually received counts.
- */
-const rememberedConsentQuery = (db: Db) =>
-  prepared(db, "flow_remembered_consent", (d) =>
-    d
-      .select()
-      .from(flows)
-      .where(
-        and(
-          eq(flows.subject, p("subject")),
-          eq(flows.clientId, p("clientId")),
-          eq(flows.state, "consent_used"),
-          eq(flows.consentSkip, false),
-          eq(flows.consentError, false),
-          eq(flows.consentRemember, true),
-        ),
-      )
-      .orderBy(desc(flows.consentHandledAt))
-      .limit(1)
-      .prepare("flow_remembered_consent"),
-  );
-
-export async function findRememberedConsent(db: Db, subject: string, clientId: string, now: Date): Promise<Flow | undefined> {
-  const [row] = await rememberedConsentQuery(db).execute({ subject, clientId });
-  if (!row) return undefined;
-  const flow = toFlow(row);
-  const accepted = flow.consent && "accepted" in flow.consent ? flow.consent.accepted : undefined;
-  if (!accepted || !flow.consentHandledAt) return undefined;
-  if (accepted.rememberFor > 0 && flow.consentHandledAt.getTime() + accepted.rememberFor * 1000 < now.getTime()) return undefined;
-  return flow;
-}
 
 /** A page of a subject's consent sessions, newest first, and how many there are. */
 export async function listConsentSessions(db: Db, subject: string, limit: number, offset: number, now: Date): Promise<{ flows: Flow[]; total: number }> {
@@ -547,14 +629,6 @@ export async function listSessionClients(db: Db, sid: string): Promise<SessionCl
 
 // ---- forced subject identifiers ----
 
-/** Replaces the forced identifier of (client, subject) (Hydra CreateForcedObfuscatedLoginSession). */
-export async function setForcedSubject(db: Db, clientId: string, subject: string, obfuscated: string): Promise<void> {
-  await db
-    .insert(obfuscatedSubjects)
-    .values({ clientId, subject, obfuscated })
-    .onConflictDoUpdate({ target: [obfuscatedSubjects.clientId, obfuscatedSubjects.subject], set: { obfuscated } });
-}
-
 /** The forced identifier a client knows a subject by, if one was set. */
 export async function getForcedSubject(db: Db, clientId: string, subject: string): Promise<string | undefined> {
   const [row] = await db
@@ -599,43 +673,16 @@ function toCode(row: CodeRow): AuthorizationCodeRecord {
   };
 }
 
-const insertCodeQuery = (db: Db) =>
-  prepared(db, "authorization_code_insert", (d) =>
-    d
-      .insert(authorizationCodes)
-      .values({
-        signature: p("signature"),
-        requestId: p("requestId"),
-        clientId: p("clientId"),
-        subject: p("subject"),
-        grantedScope: p("grantedScope"),
-        grantedAudience: p("grantedAudience"),
-        requestedAt: atParam("requestedAt"),
-        expiresAt: atParam("expiresAt"),
-        session: p("session"),
-      })
-      .prepare("authorization_code_insert"),
-  );
-
-export async function insertAuthorizationCode(db: Db, code: Omit<AuthorizationCodeRecord, "usedAt">): Promise<void> {
-  await insertCodeQuery(db).execute({
-    signature: code.signature,
-    requestId: code.requestId,
-    clientId: code.clientId,
-    subject: code.subject,
-    grantedScope: code.grantedScope.join(" "),
-    grantedAudience: code.grantedAudience,
-    requestedAt: code.requestedAt.toISOString(),
-    expiresAt: code.expiresAt.toISOString(),
-    session: code.session,
-  });
-}
-
 /** A code as stored, used or not (so a replay can be told from an unknown code). */
 export async function getAuthorizationCode(db: Db, signature: string): Promise<AuthorizationCodeRecord | undefined> {
-  const [row] = await db.select().from(authorizationCodes).where(eq(authorizationCodes.signature, signature)).limit(1);
+  const [row] = await codeBySignatureQuery(db).execute({ signature });
   return row ? toCode(row) : undefined;
 }
+
+const codeBySignatureQuery = (db: Db) =>
+  prepared(db, "authorization_code_by_signature", (d) =>
+    d.select().from(authorizationCodes).where(eq(authorizationCodes.signature, p("signature"))).limit(1).prepare("authorization_code_by_signature"),
+  );
 
 /**
  * Claims a code for redemption: one UPDATE that succeeds for one caller only, and only while

@@ -10,10 +10,10 @@ import type { Db } from "../storage/db.ts";
 import {
   claimAuthorizationCode,
   getAuthorizationCode,
-  insertAuthorizationCode,
   type AuthorizationCodeRecord,
 } from "../flows/store.ts";
 import { generateOpaqueToken, opaqueTokenSignature } from "./opaque-token.ts";
+import type { TokenRecord } from "./store.ts";
 import type { Pkce } from "./pkce.ts";
 
 /** Everything the token endpoint needs to turn a code into tokens (ID token included). */
@@ -68,13 +68,14 @@ export function decodeAuthorizationCodeSession(deps: CodeDeps, stored: string): 
 }
 
 /**
- * Creates a code for a finished flow and stores its signature and sealed session; the code
- * expires after ttl.auth_code. Pass a transaction as `db` to write it with other rows.
+ * Creates a code for a finished flow: the code, and the row to store (its signature and sealed
+ * session), not written yet; it expires after ttl.auth_code. The caller writes the row with
+ * what else the flow issues (flows/store.ts saveConsentRedeemed).
  */
-export async function issueAuthorizationCode(deps: Pick<Deps, "config">, db: Db, session: AuthorizationCodeSession, now: Date): Promise<{ code: string; expiresAt: Date }> {
+export function mintAuthorizationCode(deps: CodeDeps, session: AuthorizationCodeSession, now: Date): { code: string; expiresAt: Date; record: TokenRecord } {
   const { token, signature } = generateOpaqueToken(deps.config.secrets.system, "authorize_code", deps.config.oauth2.token_prefix.authorize_code);
   const expiresAt = new Date(now.getTime() + deps.config.ttl.auth_code);
-  await insertAuthorizationCode(db, {
+  const record: TokenRecord = {
     signature,
     requestId: session.requestId,
     clientId: session.clientId,
@@ -85,8 +86,8 @@ export async function issueAuthorizationCode(deps: Pick<Deps, "config">, db: Db,
     requestedAt: now,
     expiresAt,
     session: encode(deps, session),
-  });
-  return { code: token, expiresAt };
+  };
+  return { code: token, expiresAt, record };
 }
 
 /** The stored signature of a presented code, or undefined when it is not one of ours. */
@@ -100,6 +101,29 @@ export type RedeemedCode =
   | { outcome: "reused"; record: AuthorizationCodeRecord }
   /** Not redeemable, and not spent by this attempt: why, for the error hint. */
   | { outcome: "invalid"; reason: "unknown" | "expired" | "other_client" };
+
+export type ReadCode =
+  | { outcome: "redeemable"; signature: string; record: AuthorizationCodeRecord; session: AuthorizationCodeSession }
+  | Exclude<RedeemedCode, { outcome: "redeemed" }>;
+
+/**
+ * A presented code as the token endpoint finds it, claiming nothing: redeemable (unused,
+ * unexpired at `now`, `clientId`'s, its session opens), reused, or invalid and why, in the
+ * order redeemAuthorizationCode reports them. The grant then checks the request against the
+ * session and spends the code with one conditional write (oauth2/store.ts spendAuthorizationCode),
+ * so a request that fails a check spends nothing.
+ */
+export async function readAuthorizationCode(deps: CodeDeps, db: Db, code: string, clientId: string, now: Date): Promise<ReadCode> {
+  const signature = authorizationCodeSignature(deps, code);
+  if (!signature) return { outcome: "invalid", reason: "unknown" };
+  const record = await getAuthorizationCode(db, signature);
+  if (!record) return { outcome: "invalid", reason: "unknown" };
+  if (record.usedAt) return { outcome: "reused", record };
+  if (record.clientId !== clientId) return { outcome: "invalid", reason: "other_client" };
+  if (record.expiresAt.getTime() <= now.getTime()) return { outcome: "invalid", reason: "expired" };
+  const session = decodeAuthorizationCodeSession(deps, record.session);
+  return session ? { outcome: "redeemable", signature, record, session } : { outcome: "invalid", reason: "unknown" };
+}
 
 /**
  * Redeems a code once: the first caller gets its session; a used code is reported as

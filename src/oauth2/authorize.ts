@@ -15,12 +15,12 @@ import { redeemLoginVerifier, startLogin } from "../flows/login.ts";
 import { errorUrl } from "../flows/urls.ts";
 import type { Cx, Handler, RouteTable } from "../server/http.ts";
 import { errorBody, toOAuthError } from "../server/render-error.ts";
-import type { Db } from "../storage/db.ts";
-import { issueAuthorizationCode } from "./authorization-code.ts";
+import { saveConsentRedeemed } from "../flows/store.ts";
+import { mintAuthorizationCode } from "./authorization-code.ts";
 import { AuthorizeRequestError, readAuthorizeParams, targetOf, validateAuthorizeRequest } from "./authorize-request.ts";
 import { buildIdToken } from "./id-token.ts";
 import { authorizationErrorResponse, authorizationResponse, type ResponseTarget } from "./response-modes.ts";
-import { accessTokenSigningKey, issueAccessToken } from "./tokens.ts";
+import { accessTokenSigningKey, mintAccessToken } from "./tokens.ts";
 
 type AuthorizeDeps = Pick<Deps, "config" | "db" | "clock" | "mode">;
 
@@ -41,34 +41,35 @@ export function errorPageRedirect(deps: Pick<Deps, "config">, err: OAuthError, e
 
 /**
  * Steps 6 and 7: redeems a consent verifier and writes what the client receives (code,
- * access token) in ONE transaction with the claim: one commit for the step, and a failure
- * while writing leaves the verifier unspent. A failed check is committed as a failed flow.
- * The ID token is signed after the commit because its at_hash/c_hash cover the code and token.
+ * access token) in ONE statement with the claim (flows/store.ts saveConsentRedeemed): one
+ * commit for the step, and a failure before or while writing leaves the verifier unspent. A
+ * failed check is committed as a failed flow. The ID token is signed after the commit because
+ * its at_hash/c_hash cover the code and token.
  */
 async function redeemConsent(deps: AuthorizeDeps, cx: Cx, verifier: string, cookies: Map<string, string>, now: Date): Promise<Response | undefined> {
-  // Loaded before the transaction: on PGlite a key read through deps.db inside it never returns.
   const jwtKey = await accessTokenSigningKey(deps);
-  const outcome = await deps.db.transaction(async (txRaw) => {
-    const tx = txRaw as unknown as Db;
-    const redemption = await redeemConsentVerifier(deps, tx, verifier, cookies, now);
-    if (!redemption || "error" in redemption) return redemption;
-    const { redeemed } = redemption;
-    const issued = await withTarget(cx, targetOf(redeemed.flow.request), redeemed.headers, () => issueRows(deps, tx, redeemed, jwtKey, now));
-    return { redeemed, issued };
+  const redemption = await redeemConsentVerifier(deps, verifier, cookies, now);
+  if (!redemption) return undefined;
+  if ("error" in redemption) throw redemption.error;
+  const { redeemed } = redemption;
+  const target = targetOf(redeemed.flow.request);
+  const issued = await withTarget(cx, target, redeemed.headers, async () => {
+    const rows = await mintRows(deps, redeemed, jwtKey, now);
+    const claimed = await saveConsentRedeemed(deps.db, redeemed.flow, redeemed.consentChallenge, { code: rows.code?.record, accessToken: rows.token?.record }, now);
+    return claimed ? rows : undefined;
   });
-  if (!outcome) return undefined;
-  if ("error" in outcome) throw outcome.error;
-  const { redeemed, issued } = outcome;
-  return await withTarget(cx, targetOf(redeemed.flow.request), redeemed.headers, () => issueResponse(deps, redeemed, issued, now));
+  // Another request redeemed the verifier between our read and write: spent.
+  if (!issued) return undefined;
+  return await withTarget(cx, target, redeemed.headers, () => issueResponse(deps, redeemed, issued, now));
 }
 
 interface IssuedRows {
-  code: Awaited<ReturnType<typeof issueAuthorizationCode>> | undefined;
-  token: Awaited<ReturnType<typeof issueAccessToken>> | undefined;
+  code: ReturnType<typeof mintAuthorizationCode> | undefined;
+  token: Awaited<ReturnType<typeof mintAccessToken>> | undefined;
 }
 
-/** Step 7, inside the redemption's transaction: the code and access token rows. */
-async function issueRows(deps: AuthorizeDeps, tx: Db, redeemed: RedeemedConsent, jwtKey: Awaited<ReturnType<typeof accessTokenSigningKey>>, now: Date): Promise<IssuedRows> {
+/** Step 7: the code and access token, and their rows (written with the claim). */
+async function mintRows(deps: AuthorizeDeps, redeemed: RedeemedConsent, jwtKey: Awaited<ReturnType<typeof accessTokenSigningKey>>, now: Date): Promise<IssuedRows> {
   const { flow, client, granted, consentChallenge } = redeemed;
   const request = flow.request;
   const login = flow.login && "accepted" in flow.login ? flow.login.accepted : undefined;
@@ -78,9 +79,8 @@ async function issueRows(deps: AuthorizeDeps, tx: Db, redeemed: RedeemedConsent,
   const idTokenClaims = granted.session.id_token ?? {};
   const accessTokenClaims = granted.session.access_token ?? {};
   const code = types.includes("code")
-    ? await issueAuthorizationCode(
+    ? mintAuthorizationCode(
         deps,
-        tx,
         {
           clientId: client.clientId,
           redirectUri: request.redirectUri,
@@ -106,7 +106,7 @@ async function issueRows(deps: AuthorizeDeps, tx: Db, redeemed: RedeemedConsent,
       )
     : undefined;
   const token = types.includes("token")
-    ? await issueAccessToken(deps, tx, {
+    ? await mintAccessToken(deps, {
         requestId: consentChallenge,
         client,
         subject: flow.subject,
@@ -154,7 +154,7 @@ async function issueResponse(deps: AuthorizeDeps, redeemed: RedeemedConsent, iss
         acr: login?.acr,
         amr: login?.amr,
         sid: flow.loginSessionId,
-        accessToken: issued.token?.token,
+        accessToken: issued.token?.issued.token,
         code: issued.code?.code,
         extra: idTokenClaims,
         now,
@@ -165,9 +165,9 @@ async function issueResponse(deps: AuthorizeDeps, redeemed: RedeemedConsent, iss
     targetOf(request),
     {
       code: issued.code?.code,
-      access_token: issued.token?.token,
+      access_token: issued.token?.issued.token,
       token_type: issued.token ? "bearer" : undefined,
-      expires_in: issued.token ? String(issued.token.expiresIn) : undefined,
+      expires_in: issued.token ? String(issued.token.issued.expiresIn) : undefined,
       id_token: idToken?.token,
       // fosite answers the granted scope with every response type.
       scope: granted.grantScope.join(" "),

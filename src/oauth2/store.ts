@@ -290,6 +290,43 @@ export async function getRefreshToken(db: Db, signature: string): Promise<Refres
   return row ? toRefreshRecord(row) : undefined;
 }
 
+const refreshBySignatures = (db: Db) =>
+  prepared(db, "refresh_tokens_by_signatures", (d) =>
+    d
+      .select()
+      .from(refreshTokens)
+      .where(sql`${refreshTokens.signature} = any(${p("signatures")}::text::text[])`)
+      .prepare("refresh_tokens_by_signatures"),
+  );
+
+const refreshReads = new WeakMap<Db, GroupRead<string, RefreshRow>>();
+
+/** The group read of refresh tokens by signature on `db` (the pool, never a transaction). */
+export function refreshTokenRead(db: Db): GroupRead<string, RefreshRow> {
+  let group = refreshReads.get(db);
+  if (!group) {
+    group = new GroupRead<string, RefreshRow>({
+      readMany: (signatures) => refreshBySignatures(db).execute({ signatures: textArrayLiteral(signatures) }),
+      readOne: async (signature) => (await refreshBySignature(db).execute({ signature }))[0],
+      keyOf: (row) => row.signature,
+      ...accessTokenGroupRead,
+    });
+    refreshReads.set(db, group);
+  }
+  return group;
+}
+
+/**
+ * getRefreshToken on the pool (never a transaction), sharing one statement with the reads of
+ * concurrent refreshes. Sees at least what was committed before it was called; a rotation
+ * still claims the token with its own conditional UPDATE, so the read only routes the request.
+ */
+export async function getRefreshTokenGrouped(db: Db, signature: string): Promise<RefreshTokenRecord | undefined> {
+  if (unstorable(signature)) return undefined;
+  const row = await refreshTokenRead(db).read(signature);
+  return row ? toRefreshRecord(row) : undefined;
+}
+
 /**
  * Revokes everything one grant issued to one client: its access tokens are deleted and its
  * refresh tokens deactivated (kept, as Hydra, so that a later presentation is recognised
@@ -413,6 +450,167 @@ const rotateQuery = (db: Db) =>
         from claimed c
       )
       select count(*)::int as claimed from claimed`,
+  );
+
+/** One rotation of a group (rotateRefreshTokenGrouped); `claimed` is set once its statement ran. */
+interface GroupedRotation {
+  input: { signature: string; clientId: string; now: Date; access: TokenRecord; refresh: TokenRecord };
+  claimed?: boolean;
+}
+
+/** Rotations per statement at most, and statements at once (each holds a pool connection). */
+export const refreshRotationGroupCommit = { maxBatch: 64, maxInFlight: 2 };
+
+const rotationGroups = new WeakMap<Db, GroupCommit<GroupedRotation>>();
+
+function rotationGroup(db: Db): GroupCommit<GroupedRotation> {
+  let group = rotationGroups.get(db);
+  if (!group) {
+    group = new GroupCommit<GroupedRotation>({
+      writeMany: async (rotations) => {
+        const rows = await rotateBatchQuery(db).execute({ rows: JSON.stringify(rotations.map((r) => rotationRow(r.input))) });
+        const won = new Set(rows.map((row) => row.access_signature));
+        for (const r of rotations) r.claimed = won.has(r.input.access.signature);
+      },
+      writeOne: async (r) => {
+        r.claimed = await rotateRefreshToken(db, r.input);
+      },
+      isUnavailable: isDatabaseUnavailable,
+      ...refreshRotationGroupCommit,
+    });
+    rotationGroups.set(db, group);
+  }
+  return group;
+}
+
+function rotationRow(input: GroupedRotation["input"]) {
+  const { access, refresh } = input;
+  return {
+    signature: input.signature,
+    client_id: input.clientId,
+    now: input.now.toISOString(),
+    access_signature: access.signature,
+    access_scope: access.grantedScope.join(" "),
+    access_requested_at: access.requestedAt.toISOString(),
+    access_expires_at: access.expiresAt?.toISOString() ?? null,
+    access_session: access.session,
+    refresh_signature: refresh.signature,
+    refresh_scope: refresh.grantedScope.join(" "),
+    refresh_requested_at: refresh.requestedAt.toISOString(),
+    refresh_expires_at: refresh.expiresAt?.toISOString() ?? null,
+    refresh_session: refresh.session,
+  };
+}
+
+/**
+ * rotateRefreshToken on the pool (never a transaction), sharing ONE statement (one round trip,
+ * one commit) with the rotations of concurrent refreshes (storage/group-commit.ts). Each claim
+ * is still its own conditional UPDATE of its row; two rotations of the same token in one
+ * statement update it once, and only the one whose pair was written is told it won. A batch
+ * that fails is retried rotation by rotation (nothing of it was written).
+ */
+export async function rotateRefreshTokenGrouped(db: Db, input: GroupedRotation["input"]): Promise<boolean> {
+  const rotation: GroupedRotation = { input };
+  await rotationGroup(db).write(rotation);
+  return rotation.claimed === true;
+}
+
+// rotateQuery for many rotations: the claimed rows carry their own new pair (RETURNING of an
+// UPDATE … FROM gives the input row that updated it).
+const rotateBatchQuery = (db: Db) =>
+  preparedSql(
+    db,
+    "rotate_refresh_tokens_batch",
+    () => sql`with input as (
+        select * from jsonb_to_recordset(${p("rows")}::text::jsonb) as r(signature text, client_id text, now timestamptz,
+          access_signature text, access_scope text, access_requested_at timestamptz, access_expires_at timestamptz, access_session text,
+          refresh_signature text, refresh_scope text, refresh_requested_at timestamptz, refresh_expires_at timestamptz, refresh_session text)
+      ), claimed as (
+        update oauth2_refresh_tokens t set active = false, used_at = i.now
+        from input i
+        where t.signature = i.signature and t.client_id = i.client_id and t.active and t.used_at is null
+          and (t.expires_at is null or t.expires_at > i.now)
+        returning t.request_id, t.client_id, t.subject, t.granted_audience, i.access_signature, i.access_scope, i.access_requested_at,
+          i.access_expires_at, i.access_session, i.refresh_signature, i.refresh_scope, i.refresh_requested_at, i.refresh_expires_at, i.refresh_session
+      ), dropped as (
+        delete from oauth2_access_tokens a using claimed c where a.request_id = c.request_id and a.client_id = c.client_id
+      ), new_access as (
+        insert into oauth2_access_tokens (signature, request_id, client_id, subject, granted_scope, granted_audience, requested_at, expires_at, session)
+        select c.access_signature, c.request_id, c.client_id, c.subject, c.access_scope, c.granted_audience, c.access_requested_at, c.access_expires_at, c.access_session
+        from claimed c
+      ), new_refresh as (
+        insert into oauth2_refresh_tokens (signature, request_id, client_id, subject, granted_scope, granted_audience, requested_at, expires_at, session, active)
+        select c.refresh_signature, c.request_id, c.client_id, c.subject, c.refresh_scope, c.granted_audience, c.refresh_requested_at,
+          c.refresh_expires_at, c.refresh_session, true
+        from claimed c
+      )
+      select access_signature from claimed`,
+  );
+
+/** Placeholder values `<prefix>Signature` … `<prefix>Session` of a row for insertIssuedRow (all null without a row). */
+export function issuedRowParams(prefix: string, row: TokenRecord | undefined): Record<string, string | null> {
+  return {
+    [`${prefix}Signature`]: row?.signature ?? null,
+    [`${prefix}RequestId`]: row?.requestId ?? null,
+    [`${prefix}ClientId`]: row?.clientId ?? null,
+    [`${prefix}Subject`]: row?.subject ?? null,
+    [`${prefix}Scope`]: row ? row.grantedScope.join(" ") : null,
+    [`${prefix}Audience`]: row ? JSON.stringify(row.grantedAudience) : null,
+    [`${prefix}RequestedAt`]: row ? row.requestedAt.toISOString() : null,
+    [`${prefix}ExpiresAt`]: row?.expiresAt?.toISOString() ?? null,
+    [`${prefix}Session`]: row?.session ?? null,
+  };
+}
+
+/**
+ * A data-modifying CTE body: INSERT … SELECT of the row given as issuedRowParams(`prefix`)
+ * into `table` (access tokens, refresh tokens or codes), only when the claim CTE `claim`
+ * returned a row and a row was given.
+ */
+export function insertIssuedRow(table: "oauth2_access_tokens" | "oauth2_refresh_tokens" | "oauth2_authorization_codes", prefix: string, claim: string) {
+  return sql`insert into ${sql.raw(table)} (signature, request_id, client_id, subject, granted_scope, granted_audience, requested_at, expires_at, session)
+    select ${p(`${prefix}Signature`)}::text, ${p(`${prefix}RequestId`)}::text, ${p(`${prefix}ClientId`)}::text, ${p(`${prefix}Subject`)}::text,
+      ${p(`${prefix}Scope`)}::text, ${p(`${prefix}Audience`)}::text::jsonb, ${p(`${prefix}RequestedAt`)}::timestamptz,
+      ${p(`${prefix}ExpiresAt`)}::timestamptz, ${p(`${prefix}Session`)}::text
+    from ${sql.raw(claim)} where ${p(`${prefix}Signature`)}::text is not null`;
+}
+
+/**
+ * A code redemption in ONE statement (atomic on its own: one round trip, one commit): claims
+ * the code (unused, unexpired, this client's; the caller read it and checked redirect_uri and
+ * PKCE first) and writes the access token and, when given, the refresh token, only if the
+ * claim succeeds. False when it did not (used meanwhile, expired, deleted): the caller reads
+ * the code again to tell which. On PostgreSQL a concurrent redemption waits for the winner's
+ * row lock, then finds the code spent.
+ */
+export async function spendAuthorizationCode(
+  db: Db,
+  input: { signature: string; clientId: string; now: Date; access: TokenRecord; refresh: TokenRecord | undefined },
+): Promise<boolean> {
+  const rows = await spendCodeQuery(db).execute({
+    signature: input.signature,
+    clientId: input.clientId,
+    now: input.now.toISOString(),
+    ...issuedRowParams("access", input.access),
+    ...issuedRowParams("refresh", input.refresh),
+  });
+  return Number(rows[0]?.spent ?? 0) === 1;
+}
+
+// Refresh tokens start active (the column's default).
+const spendCodeQuery = (db: Db) =>
+  preparedSql(
+    db,
+    "spend_authorization_code",
+    () => sql`with spent as (
+        update oauth2_authorization_codes set used_at = ${p("now")}::timestamptz
+        where signature = ${p("signature")}::text and client_id = ${p("clientId")}::text and used_at is null
+          and expires_at > ${p("now")}::timestamptz
+        returning signature
+      ), new_access as (${insertIssuedRow("oauth2_access_tokens", "access", "spent")}
+      ), new_refresh as (${insertIssuedRow("oauth2_refresh_tokens", "refresh", "spent")}
+      )
+      select count(*)::int as spent from spent`,
   );
 
 /**

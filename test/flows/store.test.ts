@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
-import { deleteExpiredLoginSessions, deleteInactiveFlows, upsertLoginSession } from "../../src/flows/store.ts";
+import { flowSignatures } from "../../src/flows/challenge.ts";
+import { deleteExpiredLoginSessions, deleteInactiveFlows, failRedeemedFlow, getFlowToRedeem, saveConsentRedeemed, upsertLoginSession } from "../../src/flows/store.ts";
 import { rowsOf } from "../../src/storage/migrate.ts";
 import { acceptLogin, admin, authPath, Browser, challengeFrom, createClient, jsonInit, readResponse, runFlow, startEnv, startTimeout, state, type Env } from "./kit.ts";
 
@@ -75,6 +76,33 @@ for (const backend of ["PostgreSQL", "PGlite"] as const) {
       expect(await deleteExpiredLoginSessions(env.server.deps.db, new Date(now), 2)).toBe(0);
       const ids = rowsOf<{ id: string }>(await env.server.deps.db.execute(sql`select id from oauth2_login_sessions where subject = 's' order by id`)).map((r) => r.id);
       expect(ids).toEqual(["forever", "valid"]);
+    });
+
+    test("a verifier is read, then claimed by one write that checks what was read: a re-answered consent or a second redemption writes nothing", async () => {
+      const browser = new Browser(env);
+      const start = await browser.navigate(authPath(p()));
+      const redirectTo = await acceptLogin(env, challengeFrom(start, "login"));
+      const consentChallenge = challengeFrom(await browser.navigate(redirectTo), "consent");
+      const accepted = await admin(env, `/oauth2/auth/requests/consent/accept?consent_challenge=${consentChallenge}`, jsonInit({ grant_scope: ["openid"] }));
+      const verifier = new URL(accepted.body.redirect_to).searchParams.get("consent_verifier")!;
+      const db = env.server.deps.db;
+      const now = env.server.deps.clock.now();
+      const read = await getFlowToRedeem(db, "consentVerifier", flowSignatures(env.server.deps.config, "consent_verifier", verifier));
+      expect(read?.flow.state).toBe("consent_accepted");
+      const redeemed = { ...read!.flow, state: "consent_used" as const };
+
+      // The consent app answers again (allowed until the verifier is redeemed) with a narrower grant.
+      const again = await admin(env, `/oauth2/auth/requests/consent/accept?consent_challenge=${consentChallenge}`, jsonInit({ grant_scope: [] }));
+      expect(again.status).toBe(200);
+      expect(await saveConsentRedeemed(db, redeemed, consentChallenge, {}, now)).toBe(false);
+
+      // Read again: the current answer is redeemed once; a second write with the same read loses.
+      const current = await getFlowToRedeem(db, "consentVerifier", flowSignatures(env.server.deps.config, "consent_verifier", verifier));
+      const next = { ...current!.flow, state: "consent_used" as const };
+      expect(await saveConsentRedeemed(db, next, consentChallenge, {}, now)).toBe(true);
+      expect(await saveConsentRedeemed(db, next, consentChallenge, {}, now)).toBe(false);
+      expect(await failRedeemedFlow(db, current!.flow, now)).toBe(false);
+      expect(await getFlowToRedeem(db, "consentVerifier", flowSignatures(env.server.deps.config, "consent_verifier", verifier))).toBeUndefined();
     });
   });
 }

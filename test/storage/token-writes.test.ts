@@ -16,7 +16,9 @@ import {
   insertAccessTokenGrouped,
   insertAccessTokens,
   insertRefreshToken,
+  getRefreshTokenGrouped,
   rotateRefreshToken,
+  rotateRefreshTokenGrouped,
   type TokenRecord,
 } from "../../src/oauth2/store.ts";
 import type { Database, Db } from "../../src/storage/db.ts";
@@ -200,6 +202,46 @@ describe.each(["postgres", "pglite"] as const)("on %s", (backend) => {
     const winner = attempts[won.indexOf(true)]!;
     expect(await getRefreshToken(db, winner.refresh.signature)).toMatchObject({ active: true, requestId: presented.requestId });
     for (const a of attempts) if (a !== winner) expect(await getAccessToken(db, a.access.signature)).toBeUndefined();
+  });
+
+  test("grouped rotations share statements; each claims only its own token, and a token presented twice in one batch is claimed once", async () => {
+    const now = new Date("2026-01-02T03:30:00.000Z");
+    const grants = Array.from({ length: 5 }, (_, i) => ({ requestId: `grouped-${backend}-${i}`, clientId: "client-a", subject: `user-${i}`, grantedAudience: [`https://api-${i}.test`] }));
+    const presented = grants.map((g) => record({ ...g, expiresAt: undefined }));
+    for (const r of presented) await insertRefreshToken(db, r);
+    const oldAccess = grants.map((g) => record({ ...g }));
+    for (const r of oldAccess) await insertAccessToken(db, r);
+    const expired = record({ requestId: `grouped-expired-${backend}`, expiresAt: new Date("2026-01-02T03:00:00.000Z") });
+    await insertRefreshToken(db, expired);
+    const pair = () => ({ access: record({ requestId: "ignored", subject: "ignored", requestedAt: now }), refresh: record({ requestId: "ignored", requestedAt: now }) });
+    // 0-4: one each; 5: token 0 again; 6: token 1 by another client; 7: expired; 8: unknown.
+    const attempts = [
+      ...presented.map((r) => ({ signature: r.signature, clientId: "client-a", ...pair() })),
+      { signature: presented[0]!.signature, clientId: "client-a", ...pair() },
+      { signature: presented[1]!.signature, clientId: "client-b", ...pair() },
+      { signature: expired.signature, clientId: "client-a", ...pair() },
+      { signature: "no-such-token", clientId: "client-a", ...pair() },
+    ];
+    const won = await Promise.all(attempts.map((a) => rotateRefreshTokenGrouped(db, { ...a, now })));
+    expect(won.slice(1, 5)).toEqual([true, true, true, true]);
+    expect(won.slice(6)).toEqual([false, false, false]);
+    // Token 0: exactly one of its two rotations won, and only the winner's pair was written.
+    expect([won[0], won[5]].filter(Boolean)).toHaveLength(1);
+    const loser = won[0] ? attempts[5]! : attempts[0]!;
+    expect(await getAccessToken(db, loser.access.signature)).toBeUndefined();
+    expect(await getRefreshToken(db, loser.refresh.signature)).toBeUndefined();
+    for (const [i, g] of grants.entries()) {
+      const a = won[i] ? attempts[i]! : attempts[5]!;
+      expect(await getRefreshToken(db, presented[i]!.signature)).toMatchObject({ active: false, usedAt: now });
+      expect(await getAccessToken(db, oldAccess[i]!.signature)).toBeUndefined();
+      expect(await getAccessToken(db, a.access.signature)).toEqual({ ...a.access, ...g });
+      expect(await getRefreshToken(db, a.refresh.signature)).toEqual({ ...a.refresh, ...g, active: true, usedAt: undefined, rotatedPair: undefined });
+    }
+    expect(await getRefreshToken(db, expired.signature)).toMatchObject({ active: true, usedAt: undefined });
+    for (const a of attempts.slice(6)) expect(await getAccessToken(db, a.access.signature)).toBeUndefined();
+    // The grouped read sees them as written.
+    expect(await getRefreshTokenGrouped(db, presented[2]!.signature)).toEqual(await getRefreshToken(db, presented[2]!.signature));
+    expect(await getRefreshTokenGrouped(db, "no-such-token")).toBeUndefined();
   });
 
   test("the same built query runs on a second database of the same kind", async () => {

@@ -5,12 +5,13 @@
  * token, an ID token when `openid` was granted, and a refresh token when `offline` or
  * `offline_access` was granted and the client may use refresh_token (fosite canIssueRefreshToken).
  *
- * Single use under concurrency: the code is claimed and the tokens written in ONE transaction
- * (the claim is one conditional UPDATE … RETURNING). On PostgreSQL a second redemption of the
+ * Single use under concurrency: the code is read, the request checked against it, and then the
+ * code claimed and the tokens written in ONE statement (a conditional UPDATE and the INSERTs
+ * as CTEs, oauth2/store.ts spendAuthorizationCode). On PostgreSQL a second redemption of the
  * same code waits for the first one's row lock, then finds the code spent; it revokes what the
  * first one issued (RFC 6749 §4.1.2, §10.5) and gets invalid_grant, so a raced or replayed
  * code never leaves live tokens behind. A request that fails the redirect_uri or PKCE checks
- * rolls back: it does not spend the code (fosite, RFC 6749 §4.1.3: only a valid redemption does).
+ * writes nothing: it does not spend the code (fosite, RFC 6749 §4.1.3: only a valid redemption does).
  */
 import { effectiveGrantTypes, isPublicClient, type StoredClient } from "../../clients/types.ts";
 import type { Config } from "../../config/schema.ts";
@@ -18,13 +19,13 @@ import { invalidGrant, invalidRequest } from "../../errors.ts";
 import { signingKey } from "../../keys/signing.ts";
 import { idTokenSet } from "../../keys/types.ts";
 import type { Db } from "../../storage/db.ts";
-import { redeemAuthorizationCode, type AuthorizationCodeSession } from "../authorization-code.ts";
+import { readAuthorizationCode, type AuthorizationCodeSession, type ReadCode } from "../authorization-code.ts";
 import { param } from "../form.ts";
 import { tokenSessionFromCode } from "../grant-session.ts";
 import { buildIdToken } from "../id-token.ts";
 import { verifyCodeVerifier } from "../pkce.ts";
-import { revokeGrant } from "../store.ts";
-import { accessTokenResponse, accessTokenSigningKey, issueAccessToken, issueRefreshToken } from "../tokens.ts";
+import { revokeGrant, spendAuthorizationCode } from "../store.ts";
+import { accessTokenResponse, accessTokenSigningKey, mintAccessToken, mintRefreshToken } from "../tokens.ts";
 import type { GrantHandler, TokenResponse } from "./types.ts";
 
 /** fosite canIssueRefreshToken: a granted offline scope (exact names). */
@@ -74,6 +75,20 @@ const invalidHints = {
   other_client: "The OAuth 2.0 Client ID from this request does not match the one from the authorize request.",
 } as const;
 
+/**
+ * A code that cannot be redeemed: invalid_grant. A spent one also revokes what it issued,
+ * whichever client presents it (RFC 6749 §4.1.2, §10.5; fosite), in one transaction.
+ */
+async function refuse(cx: Parameters<GrantHandler["handle"]>[1], read: Exclude<ReadCode, { outcome: "redeemable" }>): Promise<never> {
+  if (read.outcome === "reused") {
+    const { requestId, clientId } = read.record;
+    const revoked = await cx.deps.db.transaction((tx) => revokeGrant(tx as unknown as Db, requestId, clientId));
+    cx.log.info(`request ${cx.requestId}: authorization code presented again; its grant was revoked (${revoked} tokens)`);
+    throw invalidGrant(undefined, { hint: "The authorization code has already been used." });
+  }
+  throw invalidGrant(undefined, { hint: invalidHints[read.reason] });
+}
+
 export const authorizationCodeGrant: GrantHandler = {
   grantType: "authorization_code",
   params: new Set(["code", "redirect_uri", "code_verifier"]),
@@ -87,47 +102,38 @@ export const authorizationCodeGrant: GrantHandler = {
     const redirectUri = param(req.form, "redirect_uri");
     const verifier = param(req.form, "code_verifier");
     const mayRefresh = effectiveGrantTypes(client).includes("refresh_token");
-    // Keys are read before the transaction (PGlite runs one statement at a time), and a missing
-    // ID-token key fails the request before the code is spent.
+    // Keys are read first: a missing ID-token key fails the request before the code is spent.
     const jwtKey = await accessTokenSigningKey(deps);
     await signingKey(deps, idTokenSet);
 
-    const result = await deps.db.transaction(async (txRaw) => {
-      const tx = txRaw as unknown as Db;
-      const redeemed = await redeemAuthorizationCode(deps, tx, code, client.clientId);
-      if (redeemed.outcome === "reused") {
-        // Whoever presents a spent code: revoke what it issued, whichever client asks (fosite).
-        const revoked = await revokeGrant(tx, redeemed.record.requestId, redeemed.record.clientId);
-        return { outcome: "reused" as const, revoked };
-      }
-      if (redeemed.outcome === "invalid") return redeemed;
-      const { session } = redeemed;
-      checkRedirectUri(session, redirectUri);
-      checkPkce(deps.config, client, session, verifier);
-      const tokenSession = tokenSessionFromCode(session);
-      const grant = {
-        requestId: session.requestId,
-        client,
-        subject: session.subject,
-        grantedScope: session.grantedScope,
-        grantedAudience: session.grantedAudience,
-        session: tokenSession,
-        now,
-      };
-      const access = await issueAccessToken(deps, tx, { ...grant, grantType: "authorization_code", jwtKey });
-      const refresh = grantsOffline(session.grantedScope) && mayRefresh ? await issueRefreshToken(deps, tx, { ...grant, grantType: "authorization_code" }) : undefined;
-      return { outcome: "issued" as const, session, access, refresh };
-    });
-
-    if (result.outcome === "reused") {
-      cx.log.info(`request ${cx.requestId}: authorization code presented again; its grant was revoked (${result.revoked} tokens)`);
-      throw invalidGrant(undefined, { hint: "The authorization code has already been used." });
+    // Read, check, then spend in one statement with the token rows (oauth2/store.ts
+    // spendAuthorizationCode): a failed redirect_uri or PKCE check writes nothing.
+    const read = await readAuthorizationCode(deps, deps.db, code, client.clientId, now);
+    if (read.outcome !== "redeemable") return await refuse(cx, read);
+    const { session } = read;
+    checkRedirectUri(session, redirectUri);
+    checkPkce(deps.config, client, session, verifier);
+    const tokenSession = tokenSessionFromCode(session);
+    const grant = {
+      requestId: session.requestId,
+      client,
+      subject: session.subject,
+      grantedScope: session.grantedScope,
+      grantedAudience: session.grantedAudience,
+      session: tokenSession,
+      now,
+    };
+    const access = await mintAccessToken(deps, { ...grant, grantType: "authorization_code", jwtKey });
+    const refresh = grantsOffline(session.grantedScope) && mayRefresh ? mintRefreshToken(deps, { ...grant, grantType: "authorization_code" }) : undefined;
+    const spent = await spendAuthorizationCode(deps.db, { signature: read.signature, clientId: client.clientId, now, access: access.record, refresh: refresh?.record });
+    if (!spent) {
+      // Spent, expired or deleted since it was read: as if it had been found so.
+      const again = await readAuthorizationCode(deps, deps.db, code, client.clientId, now);
+      return await refuse(cx, again.outcome === "redeemable" ? { outcome: "invalid", reason: "expired" } : again);
     }
-    if (result.outcome === "invalid") throw invalidGrant(undefined, { hint: invalidHints[result.reason] });
 
-    const { session, access, refresh } = result;
-    const body: TokenResponse = accessTokenResponse(access, session.grantedScope);
-    if (refresh) body.refresh_token = refresh.token;
+    const body: TokenResponse = accessTokenResponse(access.issued, session.grantedScope);
+    if (refresh) body.refresh_token = refresh.issued.token;
     if (session.grantedScope.includes("openid")) {
       const idToken = await buildIdToken(deps, {
         client,
@@ -139,7 +145,7 @@ export const authorizationCodeGrant: GrantHandler = {
         acr: session.acr,
         amr: session.amr,
         sid: session.sid,
-        accessToken: access.token,
+        accessToken: access.issued.token,
         extra: session.idTokenClaims,
         now,
       });

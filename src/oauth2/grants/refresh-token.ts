@@ -40,9 +40,10 @@ import {
   dropRotatedPair,
   getAccessToken,
   getRefreshToken,
+  getRefreshTokenGrouped,
   keepRotatedPair,
   revokeGrant,
-  rotateRefreshToken,
+  rotateRefreshTokenGrouped,
   type RefreshTokenRecord,
 } from "../store.ts";
 import {
@@ -153,7 +154,8 @@ type Rotated = { access: IssuedAccessToken; refresh: IssuedRefreshToken } | unde
 
 /**
  * Rotation without a grace period: the new pair is minted first, then ONE statement claims the
- * presented token, drops the grant's access tokens and writes the pair (store.rotateRefreshToken).
+ * presented token, drops the grant's access tokens and writes the pair (store.rotateRefreshToken;
+ * shared with concurrent rotations, store.rotateRefreshTokenGrouped).
  * The grant's columns come from `record`; they never change after issue.
  */
 async function rotate(
@@ -169,7 +171,7 @@ async function rotate(
   const grant = { requestId: record.requestId, client, subject: record.subject, grantedAudience: record.grantedAudience, session, now };
   const access = await mintAccessToken(deps, { ...grant, grantedScope: scope, grantType: "refresh_token", jwtKey });
   const refresh = mintRefreshToken(deps, { ...grant, grantedScope: record.grantedScope, grantType: "refresh_token" });
-  const claimed = await rotateRefreshToken(deps.db, { signature, clientId: client.clientId, now, access: access.record, refresh: refresh.record });
+  const claimed = await rotateRefreshTokenGrouped(deps.db, { signature, clientId: client.clientId, now, access: access.record, refresh: refresh.record });
   return claimed ? { access: access.issued, refresh: refresh.issued } : undefined;
 }
 
@@ -218,7 +220,8 @@ export const refreshTokenGrant: GrantHandler = {
     if (presented === undefined) throw invalidRequest(undefined, { hint: "The 'refresh_token' parameter is missing." });
     const signature = opaqueTokenSignature(config.secrets.system, "refresh_token", config.oauth2.token_prefix.refresh_token, presented);
     if (!signature) throw unknownToken();
-    const record = await getRefreshToken(deps.db, signature);
+    // Shared with concurrent refreshes' reads (one statement for many); the claim below decides.
+    const record = await getRefreshTokenGrouped(deps.db, signature);
     if (!record) throw unknownToken();
     // Reuse is judged first, whoever presents the token (fosite handleRefreshTokenReuse).
     if (!record.active) return spentToken(deps, cx, req, presented, record);
