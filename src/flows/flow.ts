@@ -45,9 +45,6 @@ export type FlowState = (typeof flowStates)[number];
 export const loginVisibleStates: readonly FlowState[] = ["login_requested", "login_accepted", "login_rejected"];
 /** States in which the consent app may still GET the consent request. */
 export const consentVisibleStates: readonly FlowState[] = ["consent_requested", "consent_accepted", "consent_rejected"];
-/** States a login verifier can be redeemed from, and what redeeming it leads to. */
-export const loginRedeemable: Readonly<Partial<Record<FlowState, FlowState>>> = { login_accepted: "login_used", login_rejected: "login_failed" };
-export const consentRedeemable: Readonly<Partial<Record<FlowState, FlowState>>> = { consent_accepted: "consent_used", consent_rejected: "consent_failed" };
 
 /** Hydra's RequestDeniedError, as the login/consent app sent it (defaults applied). */
 export interface DeniedError {

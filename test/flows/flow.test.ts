@@ -8,12 +8,10 @@ import {
   completeConsent,
   consentAccepted,
   consentRejected,
-  consentRedeemable,
   deniedError,
   deniedToOAuthError,
   failFlow,
   flowStates,
-  loginRedeemable,
   rejectConsent,
   rejectLogin,
   requestConsent,
@@ -96,11 +94,6 @@ describe("login", () => {
     const full = acceptLogin(flow(), { ...login, remember: true, rememberFor: 60 }, "lv", now);
     expect(fresh).toEqual({ state: full.state, subject: full.subject, loginVerifier: full.loginVerifier, authenticatedAt: full.authenticatedAt, login: full.login });
     expect(status(() => acceptFreshLogin({ ...login, subject: "" }, "lv", now))).toBe(400);
-  });
-
-  test("redemption: accepted → used, rejected → failed; nothing else redeems", () => {
-    expect(loginRedeemable).toEqual({ login_accepted: "login_used", login_rejected: "login_failed" });
-    expect(consentRedeemable).toEqual({ consent_accepted: "consent_used", consent_rejected: "consent_failed" });
   });
 });
 

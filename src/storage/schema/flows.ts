@@ -62,7 +62,7 @@ export const flows = pgTable(
     uniqueIndex("oauth2_flows_consent_challenge_idx").on(t.consentChallenge),
     uniqueIndex("oauth2_flows_consent_verifier_idx").on(t.consentVerifier),
     index("oauth2_flows_subject_client_id_idx").on(t.subject, t.clientId),
-    // Remembered consent (flows/store.ts findRememberedConsent): the newest usable answer of a
+    // Remembered consent (flows/store.ts getFlowToRedeem, login verifiers): the newest usable answer of a
     // subject for a client without walking every past flow of that pair.
     index("oauth2_flows_remembered_consent_idx")
       .on(t.subject, t.clientId, t.consentHandledAt.desc().nullsFirst())
