@@ -13,10 +13,12 @@
  *   --only W1,W3,C1     only these workloads / ceilings
  *   --targets list      of gatehouse, peer-pg, peer-memory, ceilings (default: all)
  *   --no-long           skip the long run and the driver probe
+ *   --long-seconds S    length of the long run (default 180, read in 30 s windows)
  *   --duration S        seconds per measured run (default 15 after a 3 s warm-up; quick: 1, no warm-up)
  *   --out DIR           where raw output goes (default bench/results/<timestamp>)
  *   --write-docs        put this run's tables into BENCHMARKS.md (between its markers)
  */
+import postgres from "postgres";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -50,6 +52,7 @@ const { values: args } = parseArgs({
     targets: { type: "string" },
     "no-long": { type: "boolean", default: false },
     duration: { type: "string" },
+    "long-seconds": { type: "string" },
     out: { type: "string" },
     "write-docs": { type: "boolean", default: false },
   },
@@ -69,7 +72,7 @@ const settings = {
   introspectionTokens: quick ? 64 : 256,
   userinfoTokens: quick ? 8 : 32,
   long: !quick && !args["no-long"],
-  longTotalS: 180,
+  longTotalS: Number(args["long-seconds"] ?? 180),
   longWindowS: 30,
   probeWindows: 6,
   probeWindowMs: 10_000,
@@ -337,7 +340,7 @@ async function runGatehouse(version: string): Promise<void> {
     try {
       clients = await seedGatehouse(g.adminUrl, secretOf);
       await gatehouseOpaqueWorkloads(g, label, clients);
-      if (settings.long) await gatehouseLongRun(g, clients.machine);
+      if (settings.long) await gatehouseLongRun(g, clients.machine, db.dsn);
       serverStats(`${label} (opaque)`, g.managed, g.startupMs, "first start: creates its RS256-2048 signing keys");
     } finally {
       await stopManaged(g.managed);
@@ -444,8 +447,16 @@ function bucketPercentileMs(buckets: Map<number, number>, total: number, p: numb
  * W1 for minutes without a pause (porsager/postgres#747: does the driver's queue slow the
  * longer the pool stays busy?). One wrk run; the server's own counters are read every window.
  */
-async function gatehouseLongRun(g: GatehouseServer, machine: BenchClient) {
+async function gatehouseLongRun(g: GatehouseServer, machine: BenchClient, dsn: string) {
   const url = `${g.publicUrl}/oauth2/token`;
+  // What PostgreSQL does meanwhile, to explain a trend: checkpoints, WAL written, the token table's size.
+  const stats = postgres(dsn, { max: 1, onnotice: () => {} });
+  const dbState = async () => {
+    const [r] = await stats`select (select checkpoints_timed + checkpoints_req from pg_stat_bgwriter)::int as checkpoints,
+      (pg_current_wal_lsn() - '0/0'::pg_lsn)::float8 as wal, pg_total_relation_size('oauth2_access_tokens')::float8 as size`;
+    return r as unknown as { checkpoints: number; wal: number; size: number };
+  };
+  const states: Awaited<ReturnType<typeof dbState>>[] = [];
   log(`long run: W1 for ${settings.longTotalS} s, read in ${settings.longWindowS} s windows`);
   const scrapes: { t: number; text: string }[] = [];
   const running = runWrk(
@@ -456,12 +467,15 @@ async function gatehouseLongRun(g: GatehouseServer, machine: BenchClient) {
   await Bun.sleep(500);
   const t0 = performance.now();
   scrapes.push({ t: 0, text: await scrapeMetrics(g.adminUrl) });
+  states.push(await dbState());
   const n = Math.floor(settings.longTotalS / settings.longWindowS);
   for (let i = 1; i <= n; i++) {
     await Bun.sleep(Math.max(0, t0 + i * settings.longWindowS * 1000 - performance.now()));
     scrapes.push({ t: (performance.now() - t0) / 1000, text: await scrapeMetrics(g.adminUrl) });
+    states.push(await dbState());
   }
   longOverall = await running;
+  await stats.end({ timeout: 5 });
   saveRaw("gatehouse-long-W1", `${longOverall.raw}\n\n${scrapes.map((s) => `# scrape at ${s.t.toFixed(2)} s\n${s.text.split("\n").filter((l) => l.includes('route="/oauth2/token"')).join("\n")}`).join("\n\n")}`);
   windows = [];
   for (let i = 1; i < scrapes.length; i++) {
@@ -477,9 +491,12 @@ async function gatehouseLongRun(g: GatehouseServer, machine: BenchClient) {
       p50Ms: bucketPercentileMs(delta, ok, 50),
       p99Ms: bucketPercentileMs(delta, ok, 99),
       errors: b.other - a.other,
+      checkpoints: states[i]!.checkpoints - states[i - 1]!.checkpoints,
+      walMiB: (states[i]!.wal - states[i - 1]!.wal) / 2 ** 20,
+      tableMiB: states[i]!.size / 2 ** 20,
     });
   }
-  for (const w of windows) log(`  ${w.fromS}-${w.toS} s: ${Math.round(w.rps)} tokens/s, p50 ≤ ${w.p50Ms} ms, p99 ≤ ${w.p99Ms} ms, errors ${w.errors}`);
+  for (const w of windows) log(`  ${w.fromS}-${w.toS} s: ${Math.round(w.rps)} tokens/s, p50 ≤ ${w.p50Ms} ms, p99 ≤ ${w.p99Ms} ms, errors ${w.errors}, checkpoints ${w.checkpoints}, WAL ${Math.round(w.walMiB ?? 0)} MiB, token table ${Math.round(w.tableMiB ?? 0)} MiB`);
   if (longOverall.errors > 0) failures.push(`long run: ${longOverall.errors} errors`);
 
   // The driver alone, same pool size, no HTTP: does `select 1` slow down over a minute?

@@ -151,7 +151,14 @@ export function serversTable(servers: ServerStats[]): string {
 }
 
 export function windowsTable(windows: LongRunWindow[], unit: string): string {
-  const out = [`| Window | ${unit} | p50 ms (≤ bucket) | p99 ms (≤ bucket) | errors |`, "|---|--:|--:|--:|--:|"];
-  for (const w of windows) out.push(`| ${w.fromS}–${w.toS} s | ${int(w.rps)} | ${ms(w.p50Ms)} | ${ms(w.p99Ms)} | ${w.errors} |`);
+  const db = windows.some((w) => w.checkpoints !== undefined);
+  const out = [
+    `| Window | ${unit} | p50 ms (≤ bucket) | p99 ms (≤ bucket) | errors |${db ? " PostgreSQL checkpoints | WAL MiB | token table MiB |" : ""}`,
+    `|---|--:|--:|--:|--:|${db ? "--:|--:|--:|" : ""}`,
+  ];
+  for (const w of windows) {
+    const pg = db ? ` ${w.checkpoints ?? "—"} | ${int(w.walMiB ?? NaN)} | ${int(w.tableMiB ?? NaN)} |` : "";
+    out.push(`| ${w.fromS}–${w.toS} s | ${int(w.rps)} | ${ms(w.p50Ms)} | ${ms(w.p99Ms)} | ${w.errors} |${pg}`);
+  }
   return out.join("\n");
 }

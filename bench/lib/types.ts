@@ -41,4 +41,8 @@ export interface LongRunWindow {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** PostgreSQL during the window (long run only): checkpoints begun, WAL written, token table size at its end. */
+  checkpoints?: number;
+  walMiB?: number;
+  tableMiB?: number;
 }
