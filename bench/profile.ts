@@ -6,7 +6,7 @@
  *
  * BENCH_NO_PROFILE=1 runs the same without the profiler (A/B numbers); BENCH_GATEHOUSE_MAIN=path
  * runs another checkout's src/main.ts; BENCH_PREFILL_TOKENS=N first inserts N access-token rows (a long run's
- * leftovers, random keys). Single-request workloads also print the PostgreSQL backends' CPU per op.
+ * leftovers, random keys). Every workload also prints the PostgreSQL backends' CPU per op.
  *
  * Workloads: W1 (client_credentials, opaque), W2 (JWT), W3 (introspection), W4 (complete code
  * flows, bench/load/flows.ts), W5 (refresh rotation), W6a, W6b, W8a, W8b.
@@ -55,6 +55,14 @@ const wrk = await ensureWrk(console.error);
 const db = await createDatabase("profile");
 try {
   await migrate(db.dsn);
+  if (process.env.BENCH_AUTO_EXPLAIN) {
+    // Plans of statements slower than N ms into PostgreSQL's log (the server's new connections load auto_explain).
+    const admin = postgres(db.dsn, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`alter database "${db.name}" set session_preload_libraries = 'auto_explain'`);
+    await admin.unsafe(`alter database "${db.name}" set auto_explain.log_min_duration = '${Number(process.env.BENCH_AUTO_EXPLAIN)}ms'`);
+    await admin.unsafe(`alter database "${db.name}" set auto_explain.log_analyze = on`);
+    await admin.end();
+  }
   // BENCH_PREFILL_TOKENS=N: N access-token rows first, as a long run leaves them (random keys).
   const prefill = Number(process.env.BENCH_PREFILL_TOKENS ?? 0);
   if (prefill > 0) {
@@ -105,10 +113,12 @@ try {
       const mode = workload === "W4" ? "flow" : "refresh";
       await flows(mode, 3000);
       const cpu0 = cpuSeconds(g.managed.pid);
+      const pg0 = backendCpuSeconds(db.name);
       const r = await flows(mode, seconds * 1000);
       // Includes the generator's start-up (idle for the server); ops are those in the window.
       const cpu = cpuSeconds(g.managed.pid) - cpu0;
-      console.log(`${workload}: ${Math.round(r.opsPerS)} ops/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, errors ${r.errors}, ${perOp(cpu, r.ops)}${process.env.BENCH_NO_PROFILE ? "" : " (under the profiler)"}`);
+      const pgCpu = backendCpuSeconds(db.name) - pg0;
+      console.log(`${workload}: ${Math.round(r.opsPerS)} ops/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, errors ${r.errors}, ${perOp(cpu, r.ops)}, PostgreSQL backends ${((pgCpu * 1000) / Math.max(1, r.ops)).toFixed(3)} ms/op${process.env.BENCH_NO_PROFILE ? "" : " (under the profiler)"}`);
     } else {
     const spec = specs[workload as keyof typeof specs];
     if (!spec) throw new Error(`unknown workload ${workload}; one of ${Object.keys(specs).join(", ")}`);

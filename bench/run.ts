@@ -14,6 +14,7 @@
  *   --targets list      of gatehouse, peer-pg, peer-memory, ceilings (default: all)
  *   --no-long           skip the long run and the driver probe
  *   --long-seconds S    length of the long run (default 180, read in 30 s windows)
+ *   --no-analyze        do not ANALYZE the server's database after each warm-up (see analyzeAfterWarmup)
  *   --duration S        seconds per measured run (default 15 after a 3 s warm-up; quick: 1, no warm-up)
  *   --out DIR           where raw output goes (default bench/results/<timestamp>)
  *   --write-docs        put this run's tables into BENCHMARKS.md (between its markers)
@@ -53,6 +54,7 @@ const { values: args } = parseArgs({
     "no-long": { type: "boolean", default: false },
     duration: { type: "string" },
     "long-seconds": { type: "string" },
+    "no-analyze": { type: "boolean", default: false },
     out: { type: "string" },
     "write-docs": { type: "boolean", default: false },
   },
@@ -146,6 +148,27 @@ function saveRaw(name: string, text: string) {
   writeFileSync(join(rawDir, `${name}.txt`), text);
 }
 
+/**
+ * The database of the PostgreSQL-backed server under test (Gatehouse or the peer), ANALYZEd
+ * after each workload's warm-up. In production autovacuum analyzes a table within about a
+ * minute of it filling; here each workload lasts seconds on tables created minutes before,
+ * so without it both servers run on statistics (and cached generic plans) of nearly empty
+ * tables. Seen: W5 joined the refresh-token table by a sequential scan. Analyzing before the
+ * warm-up is not enough: stats of a near-empty table make the plans of its growth worse.
+ * Same treatment for both servers; --no-analyze turns it off.
+ */
+let analyzeDsn: string | undefined;
+
+async function analyzeAfterWarmup(): Promise<void> {
+  if (!analyzeDsn || args["no-analyze"]) return;
+  const sql = postgres(analyzeDsn, { max: 1, onnotice: () => {} });
+  try {
+    await sql`analyze`;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
 async function record(workload: string, target: TargetId, label: string, run: () => Promise<Measurement>): Promise<void> {
   if (!selected(workload)) return;
   const name = `${target}-${workload}`;
@@ -172,6 +195,7 @@ async function wrkMeasure(spec: Omit<WrkSpec, "durationS" | "connections">, name
   const full = { ...spec, connections: settings.connections };
   const tokensFile = join(privateDir, `${name}.tokens`);
   if (settings.warmupS > 0) await runWrk(wrkPath, { ...full, durationS: settings.warmupS }, tokensFile);
+  await analyzeAfterWarmup();
   const m = await runWrk(wrkPath, { ...full, durationS: settings.durationS }, tokensFile);
   return { ...m, note: `wrk -t1 -c${settings.connections} -d${settings.durationS}s` };
 }
@@ -276,6 +300,9 @@ async function flowMeasure(t: FlowTarget, mode: "flow" | "refresh"): Promise<Mea
       s === 200 && typeof b?.refresh_token === "string" && b.refresh_token !== tokens[0]!.refresh_token ? undefined : "expected a rotated refresh token",
     );
   }
+  // A separate warm-up run fills the tables before they are analyzed (the measured run then has its own).
+  if (settings.warmupS > 0) await runFlowsProcess(flowConfig(t, mode, { warmupMs: 0, durationMs: settings.warmupS * 1000 }));
+  await analyzeAfterWarmup();
   const { result, raw } = await runFlowsProcess(flowConfig(t, mode));
   return {
     rps: result.opsPerS,
@@ -331,6 +358,7 @@ async function runGatehouse(version: string): Promise<void> {
   const db = await createDatabase("gatehouse");
   databases.push(db.name);
   await migrate(db.dsn);
+  analyzeDsn = db.dsn;
   const secret = secretOf("secrets.system");
 
   const needOpaque = ["W1", "W3", "W4", "W5", "W6a", "W6b", "W7", "W8a", "W8b"].some(selected) || settings.long;
@@ -528,6 +556,7 @@ async function runPeer(storage: "postgres" | "memory", version: string): Promise
     dsn = db.dsn;
   }
   const p = await startPeer({ storage, dsn, jwkPath, clientsPath, logFile: join(outDir, `${target}.log`) });
+  analyzeDsn = dsn;
   try {
     const machine: BenchClient = { clientId: "bench-machine", secret: secretOf("bench-machine") };
     const app: BenchClient = { clientId: "bench-app", secret: secretOf("bench-app") };
