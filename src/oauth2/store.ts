@@ -185,15 +185,7 @@ export async function getAccessToken(db: Db, signature: string): Promise<TokenRe
   return row ? toRecord(row) : undefined;
 }
 
-/**
- * An access token and its client in ONE round trip (userinfo needs both); `client` is
- * undefined when the client is gone.
- */
-export async function getAccessTokenWithClient(db: Db, signature: string): Promise<{ record: TokenRecord; client: StoredClient | undefined } | undefined> {
-  const [row] = await accessWithClientBySignature(db).execute({ signature });
-  return row ? { record: toRecord(row.token), client: row.client ? toClient(row.client) : undefined } : undefined;
-}
-
+/** An access token and its client by signature (the group read's one-key statement). */
 const accessWithClientBySignature = (db: Db) =>
   prepared(db, "access_token_with_client_by_signature", (d) =>
     d
@@ -278,7 +270,10 @@ export async function getAccessTokenGrouped(db: Db, signature: string): Promise<
   return row ? toRecord(row) : undefined;
 }
 
-/** getAccessTokenWithClient on the pool (never a transaction), grouped as getAccessTokenGrouped (userinfo). */
+/**
+ * An access token and its client in one round trip (userinfo needs both; `client` is undefined
+ * when the client is gone), on the pool, grouped as getAccessTokenGrouped.
+ */
 export async function getAccessTokenWithClientGrouped(db: Db, signature: string): Promise<{ record: TokenRecord; client: StoredClient | undefined } | undefined> {
   if (unstorable(signature)) return undefined;
   const row = await accessTokenWithClientRead(db).read(signature);
