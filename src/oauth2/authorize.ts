@@ -68,15 +68,23 @@ interface IssuedRows {
   token: Awaited<ReturnType<typeof mintAccessToken>> | undefined;
 }
 
+/** What both halves of step 7 read from the redeemed flow. */
+function issuance({ flow, granted }: RedeemedConsent) {
+  return {
+    request: flow.request,
+    login: flow.login && "accepted" in flow.login ? flow.login.accepted : undefined,
+    /** The subject as this client sees it (pairwise or forced). */
+    subjectId: flow.subjectIdentifier ?? flow.subject,
+    authTime: flow.authenticatedAt!,
+    types: flow.request.responseTypes,
+    idTokenClaims: granted.session.id_token ?? {},
+  };
+}
+
 /** Step 7: the code and access token, and their rows (written with the claim). */
 async function mintRows(deps: AuthorizeDeps, redeemed: RedeemedConsent, jwtKey: Awaited<ReturnType<typeof accessTokenSigningKey>>, now: Date): Promise<IssuedRows> {
   const { flow, client, granted, consentChallenge } = redeemed;
-  const request = flow.request;
-  const login = flow.login && "accepted" in flow.login ? flow.login.accepted : undefined;
-  const subjectId = flow.subjectIdentifier ?? flow.subject;
-  const authTime = flow.authenticatedAt!;
-  const types = request.responseTypes;
-  const idTokenClaims = granted.session.id_token ?? {};
+  const { request, login, subjectId, authTime, types, idTokenClaims } = issuance(redeemed);
   const accessTokenClaims = granted.session.access_token ?? {};
   const code = types.includes("code")
     ? mintAuthorizationCode(
@@ -137,12 +145,7 @@ async function mintRows(deps: AuthorizeDeps, redeemed: RedeemedConsent, jwtKey: 
 /** Step 7, after the commit: the ID token and the authorization response. */
 async function issueResponse(deps: AuthorizeDeps, redeemed: RedeemedConsent, issued: IssuedRows, now: Date): Promise<Response> {
   const { flow, client, granted } = redeemed;
-  const request = flow.request;
-  const login = flow.login && "accepted" in flow.login ? flow.login.accepted : undefined;
-  const subjectId = flow.subjectIdentifier ?? flow.subject;
-  const authTime = flow.authenticatedAt!;
-  const types = request.responseTypes;
-  const idTokenClaims = granted.session.id_token ?? {};
+  const { request, login, subjectId, authTime, types, idTokenClaims } = issuance(redeemed);
   const idToken = types.includes("id_token")
     ? await buildIdToken(deps, {
         client,
